@@ -1,0 +1,40 @@
+"""Stage `download`: fetch and verify the aclImdb archive, write the canonical reviews table."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+from imdb_sentiment.archive import read_reviews, write_reviews
+from imdb_sentiment.cli import run_stage
+from imdb_sentiment.config import DownloadParams, load_params, load_section
+from imdb_sentiment.download import fetch, resolve_source
+from imdb_sentiment.io import atomic_path
+
+log = logging.getLogger("pipeline.download")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--out", type=Path, required=True, help="reviews parquet to write")
+    args = parser.parse_args(argv)
+
+    def body() -> None:
+        params = load_section(load_params(args.params), "download", DownloadParams)
+        source = resolve_source(params.url, params.sha256)
+        # The archive is scratch: only the verified table becomes a DVC output.
+        with tempfile.TemporaryDirectory(prefix="imdb-download-") as work:
+            table = read_reviews(fetch(source, Path(work)))
+        with atomic_path(args.out) as tmp:
+            write_reviews(table, tmp)
+        log.info("wrote %d reviews to %s", table.num_rows, args.out)
+
+    return run_stage("download", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Stage `evaluate`: score the model on the test split; write DVC metrics/plots; log to MLflow."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from imdb_sentiment.cli import run_stage
+from imdb_sentiment.config import EvaluateParams, load_params, load_section
+from imdb_sentiment.io import read_json, write_json
+
+log = logging.getLogger("pipeline.evaluate")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--test", type=Path, required=True, help="prepared test .npz")
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--run", type=Path, required=True, help="train's run JSON")
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--plots", type=Path, required=True, help="directory for curves")
+    args = parser.parse_args(argv)
+
+    def body() -> None:
+        cfg = load_section(load_params(args.params), "evaluate", EvaluateParams)
+        run_id = read_json(args.run)["run_id"]
+        from imdb_sentiment.scoring import evaluate_and_log
+
+        evaluation = evaluate_and_log(args.model, args.test, run_id, cfg, args.plots)
+        write_json(args.metrics, {"test": {**evaluation.metrics, **evaluation.confusion}})
+        write_json(args.plots / "roc.json", evaluation.roc)
+        write_json(args.plots / "pr.json", evaluation.pr)
+        log.info("test accuracy %.4f; metrics in %s", evaluation.metrics["accuracy"], args.metrics)
+
+    return run_stage("evaluate", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

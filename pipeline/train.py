@@ -1,0 +1,50 @@
+"""Stage `train`: fit the conv-LSTM on the train split, track the run in MLflow, save the model."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from imdb_sentiment.cli import run_stage
+from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
+from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.io import read_json, write_json
+
+log = logging.getLogger("pipeline.train")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--prepared", type=Path, required=True)
+    parser.add_argument("--validation", type=Path, required=True, help="validate's JSON report")
+    parser.add_argument("--model", type=Path, required=True, help=".keras file to write")
+    parser.add_argument("--run", type=Path, required=True, help="JSON with the MLflow run id")
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--history", type=Path, required=True, help="per-epoch plot data")
+    args = parser.parse_args(argv)
+
+    def body() -> None:
+        params = load_params(args.params)
+        base = load_section(params, "base", BaseParams)
+        cfg = load_section(params, "train", TrainParams)
+        if not read_json(args.validation).get("success"):
+            raise PipelineError(
+                f"{args.validation} records failed expectations; fix the data first"
+            )
+        # Keras (and its backend) load only once the inputs are known to be good.
+        from imdb_sentiment.experiment import train_and_log
+
+        outcome = train_and_log(params, base.seed, cfg, args.prepared, args.model)
+        write_json(args.run, {"run_id": outcome.run_id, "tracking_uri": outcome.tracking_uri})
+        write_json(args.metrics, outcome.summary)
+        write_json(args.history, outcome.history)
+        log.info("model in %s, MLflow run %s", args.model, outcome.run_id)
+
+    return run_stage("train", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

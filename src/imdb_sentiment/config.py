@@ -1,0 +1,140 @@
+"""Typed, strict views of `params.yaml` sections.
+
+Every value lives in params.yaml; these dataclasses have no defaults, so a missing,
+misspelled or mistyped key fails at start-up with a message naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from imdb_sentiment.errors import PipelineError
+
+T = TypeVar("T")
+
+
+class ConfigError(PipelineError, ValueError):
+    """A params.yaml section does not match what the code expects."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BaseParams:
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DownloadParams:
+    url: str
+    sha256: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareParams:
+    max_features: int
+    maxlen: int
+    val_fraction: float
+    # None = use every review; an int keeps that many per split (balanced by label).
+    max_reviews_per_split: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidateParams:
+    # Expected reviews per (split, label) in the raw table: 12,500 for aclImdb v1.
+    reviews_per_split_label: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelParams:
+    embedding_dim: int
+    dropout: float
+    filters: int
+    kernel_size: int
+    pool_size: int
+    lstm_units: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FitParams:
+    batch_size: int
+    epochs: int
+    learning_rate: float
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainParams:
+    model: ModelParams
+    fit: FitParams
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateParams:
+    batch_size: int
+    # Probability at or above which a review is called positive.
+    threshold: float
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found; run from the repository root")
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def load_section(params: dict[str, Any], name: str, cls: type[T]) -> T:
+    """Build the dataclass `cls` from `params[name]`, rejecting anything unexpected."""
+    if name not in params:
+        raise ConfigError(f"params.yaml: missing section '{name}'")
+    return _build(cls, params[name], name)
+
+
+def _build(cls: type[T], raw: Any, where: str) -> T:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"params.yaml: '{where}' must be a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(raw) - fields)
+    if unknown:
+        raise ConfigError(
+            f"params.yaml: unknown key '{where}.{unknown[0]}'; allowed keys: {', '.join(sorted(fields))}"
+        )
+    missing = sorted(fields - set(raw))
+    if missing:
+        raise ConfigError(f"params.yaml: missing key '{where}.{missing[0]}'")
+    values = {key: _coerce(hints[key], raw[key], f"{where}.{key}") for key in fields}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    allowed = _allowed_types(hint)
+    if value is None and type(None) in allowed:
+        return None
+    # bool is an int subclass in Python; `epochs: true` must not pass as 1.
+    if isinstance(value, bool) and bool not in allowed:
+        raise ConfigError(f"params.yaml: '{where}' must be {_describe(allowed)}, got {value!r}")
+    if float in allowed and isinstance(value, int):
+        return float(value)
+    if not isinstance(value, tuple(allowed)):
+        raise ConfigError(f"params.yaml: '{where}' must be {_describe(allowed)}, got {value!r}")
+    return value
+
+
+def _allowed_types(hint: Any) -> list[type]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return list(typing.get_args(hint))
+    return [hint]
+
+
+def _describe(allowed: list[type]) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ for t in allowed)

@@ -1,0 +1,27 @@
+"""The conv-LSTM classifier from the classic Keras IMDB example, in backend-neutral Keras 3."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from imdb_sentiment.config import FitParams, ModelParams
+
+
+def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Model:
+    inputs = keras.Input(shape=(maxlen,), dtype="int32", name="token_ids")
+    x = layers.Embedding(max_features, params.embedding_dim)(inputs)  # (batch, maxlen, emb)
+    x = layers.Dropout(params.dropout)(x)
+    x = layers.Conv1D(params.filters, params.kernel_size, padding="valid", activation="relu")(x)
+    x = layers.MaxPooling1D(params.pool_size)(x)  # (batch, (maxlen-k+1)//pool, filters)
+    x = layers.LSTM(params.lstm_units)(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="positive_probability")(x)
+    return keras.Model(inputs, outputs, name="conv_lstm")
+
+
+def compile_model(model: keras.Model, params: FitParams) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )

@@ -1,0 +1,91 @@
+"""Turn the raw reviews table into padded integer sequences with a validation split."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from imdb_sentiment.text import OOV, build_vocabulary, encode, pad_sequences, tokenize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EncodedSplit:
+    x: np.ndarray  # (n, maxlen) int32 token ids
+    y: np.ndarray  # (n,) int8 labels
+    review_id: np.ndarray  # (n,) int32, to trace a row back to its review
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    splits: dict[str, EncodedSplit]  # "train", "val", "test"
+    vocabulary: dict[str, int]
+    distinct_train_words: int
+    oov_rate: dict[str, float]
+
+
+def cap_per_split(reviews: pd.DataFrame, max_reviews: int | None, seed: int) -> pd.DataFrame:
+    """Keep at most `max_reviews` per split, half of each label, chosen at random but seeded."""
+    if max_reviews is None:
+        return reviews
+    rng = np.random.default_rng(seed)
+    keep: list[np.ndarray] = []
+    for _, split in reviews.groupby("split", sort=False):
+        for i, (_, group) in enumerate(split.groupby("label", sort=True)):
+            # Negatives take the floor, positives the rest, so an odd cap still sums up.
+            quota = max_reviews // 2 if i == 0 else max_reviews - max_reviews // 2
+            take = min(quota, len(group))
+            keep.append(rng.choice(group.index.to_numpy(), size=take, replace=False))
+    return reviews.loc[np.sort(np.concatenate(keep))]
+
+
+def split_validation(
+    labels: np.ndarray, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified positions (train, val): each label contributes `val_fraction` of its rows."""
+    rng = np.random.default_rng(seed)
+    val_parts = []
+    for label in np.unique(labels):
+        positions = np.flatnonzero(labels == label)
+        n_val = round(len(positions) * val_fraction)
+        val_parts.append(rng.permutation(positions)[:n_val])
+    val = np.sort(np.concatenate(val_parts))
+    train = np.setdiff1d(np.arange(len(labels)), val)
+    return train, val
+
+
+def prepare_sequences(
+    reviews: pd.DataFrame,
+    max_features: int,
+    maxlen: int,
+    val_fraction: float,
+    seed: int,
+) -> PreparedData:
+    tokens = [tokenize(text) for text in reviews["text"]]
+    is_train = (reviews["split"] == "train").to_numpy()
+    labels = reviews["label"].to_numpy(dtype=np.int8)
+    train_rows = np.flatnonzero(is_train)
+    train_pos, val_pos = split_validation(labels[train_rows], val_fraction, seed)
+    rows = {
+        "train": train_rows[train_pos],
+        "val": train_rows[val_pos],
+        "test": np.flatnonzero(~is_train),
+    }
+    # Only the rows the model trains on may shape the vocabulary: validation stays unseen.
+    vocabulary = build_vocabulary((tokens[i] for i in rows["train"]), max_features)
+    distinct = len({w for i in rows["train"] for w in tokens[i]})
+    splits: dict[str, EncodedSplit] = {}
+    oov_rate: dict[str, float] = {}
+    ids = reviews["review_id"].to_numpy(dtype=np.int32)
+    for name, idx in rows.items():
+        encoded = [encode(tokens[i], vocabulary) for i in idx]
+        n_words = sum(len(e) - 1 for e in encoded)
+        n_oov = sum(e.count(OOV) for e in encoded)
+        oov_rate[name] = n_oov / n_words if n_words else 0.0
+        splits[name] = EncodedSplit(pad_sequences(encoded, maxlen), labels[idx], ids[idx])
+        log.info("%s: %d reviews, OOV rate %.4f", name, len(idx), oov_rate[name])
+    return PreparedData(splits, vocabulary, distinct, oov_rate)

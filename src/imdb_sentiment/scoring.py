@@ -1,0 +1,41 @@
+"""Score a saved model on held-out data and attach the results to its MLflow run."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import keras
+import mlflow
+
+from imdb_sentiment.config import EvaluateParams
+from imdb_sentiment.evaluation import Evaluation, compute_metrics, plot_curves
+from imdb_sentiment.experiment import load_split
+from imdb_sentiment.io import write_json
+from imdb_sentiment.tracking import setup_experiment, tracking_uri
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_and_log(
+    model_path: Path, test_path: Path, run_id: str, cfg: EvaluateParams, plots_dir: Path
+) -> Evaluation:
+    x, y = load_split(test_path)
+    model = keras.saving.load_model(model_path)
+    proba = model.predict(x, batch_size=cfg.batch_size, verbose=0).ravel()
+    evaluation = compute_metrics(y, proba, cfg.threshold)
+    images = plot_curves(evaluation, plots_dir)
+
+    setup_experiment(tracking_uri())
+    # Reopen the training run so one run holds params, learning curves and test results.
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({f"test_{k}": v for k, v in evaluation.metrics.items()})
+        mlflow.log_metrics({f"test_{k}": float(v) for k, v in evaluation.confusion.items()})
+        for path in images.values():
+            mlflow.log_artifact(str(path), artifact_path="evaluation")
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, points in (("roc", evaluation.roc), ("pr", evaluation.pr)):
+                write_json(Path(tmp) / f"{name}.json", points)
+            mlflow.log_artifacts(tmp, artifact_path="evaluation")
+    return evaluation

@@ -1,0 +1,111 @@
+"""MLflow plumbing: where the store is, how runs are tagged, per-epoch metric logging."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT = "imdb-sentiment"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+# `dvc exp run --queue/--temp` runs stages in a copy of the repo under .dvc/tmp/exps/.
+_DVC_TEMP_EXPS = os.path.join(".dvc", "tmp", "exps")
+
+
+def project_root(cwd: Path | None = None) -> Path:
+    """The user's checkout, also when DVC runs us inside a temporary copy of it."""
+    cwd = (cwd or Path.cwd()).resolve()
+    parts = cwd.parts
+    marker = Path(_DVC_TEMP_EXPS).parts
+    for i in range(len(parts) - len(marker) + 1):
+        if parts[i : i + len(marker)] == marker:
+            return Path(*parts[:i])
+    return cwd
+
+
+def tracking_uri(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str:
+    """MLFLOW_TRACKING_URI if set, else an absolute sqlite store at the project root."""
+    env = os.environ if environ is None else environ
+    if env.get(TRACKING_URI_ENV):
+        return env[TRACKING_URI_ENV]
+    return f"sqlite:///{project_root(cwd) / 'mlflow.db'}"
+
+
+def setup_experiment(uri: str, cwd: Path | None = None) -> str:
+    """Point MLflow at `uri` and return the experiment id, creating the experiment if needed."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if uri.startswith("sqlite:"):
+        # MLflow's default (./mlruns) is relative to the cwd: a temp-dir run would lose its artifacts.
+        location = (project_root(cwd) / "mlartifacts").as_uri()
+    return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def file_md5(path: Path) -> str:
+    """The same digest DVC records for a file in dvc.lock."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_tags(data_files: Mapping[str, Path], cwd: Path | None = None) -> dict[str, str]:
+    """Lineage: the commit, whether the tree was dirty, the DVC experiment, the data digests."""
+    tags = {f"data.md5.{name}": file_md5(path) for name, path in data_files.items()}
+    commit = _git(["rev-parse", "HEAD"], cwd)
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+        tags["git.dirty"] = str(bool(_git(["status", "--porcelain", "--untracked-files=no"], cwd)))
+    exp_name = os.environ.get("DVC_EXP_NAME")
+    if exp_name:
+        tags["dvc.exp_name"] = exp_name
+        tags["mlflow.runName"] = exp_name
+    baseline = os.environ.get("DVC_EXP_BASELINE_REV")
+    if baseline:
+        tags["dvc.baseline_rev"] = baseline
+    return tags
+
+
+def _git(args: list[str], cwd: Path | None) -> str:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def epoch_logger() -> Any:
+    """A Keras callback that logs each epoch's metrics to the active run with step = epoch."""
+    import keras
+    import mlflow
+
+    class EpochMetrics(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            mlflow.log_metrics({k: float(v) for k, v in (logs or {}).items()}, step=epoch + 1)
+
+    return EpochMetrics()
