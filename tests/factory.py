@@ -20,9 +20,7 @@ def review_text(label: int, rng: random.Random) -> str:
     return " ".join(words[:5]).capitalize() + ".<br /><br />" + " ".join(words[5:]) + "."
 
 
-def build_archive(
-    path: Path, per_label: int = 12, layout: str = "labeled", seed: int = 0
-) -> str:
+def build_archive(path: Path, per_label: int = 12, layout: str = "labeled", seed: int = 0) -> str:
     """Write a tar.gz in aclImdb layout; return its sha256.
 
     layout="full" adds what the real Stanford archive has beyond the labeled reviews

@@ -18,6 +18,7 @@ def run_stage(name: str, main: Callable[[], None]) -> int:
     )
     for logger in ("imdb_sentiment", "pipeline"):
         logging.getLogger(logger).setLevel(logging.INFO)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # it sets INFO itself
     # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) says nothing actionable.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:

@@ -42,11 +42,24 @@ class PrepareParams:
     # None = use every review; an int keeps that many per split (balanced by label).
     max_reviews_per_split: int | None
 
+    def __post_init__(self) -> None:
+        # 3 ids are reserved (pad, start, OOV): fewer would leave no room for a single word.
+        _require(self.max_features > 3, "prepare.max_features", "an integer > 3")
+        _require(self.maxlen > 0, "prepare.maxlen", "a positive integer")
+        _require(0 < self.val_fraction < 1, "prepare.val_fraction", "a number in (0, 1)")
+        cap = self.max_reviews_per_split
+        _require(cap is None or cap >= 2, "prepare.max_reviews_per_split", "null or an int >= 2")
+
 
 @dataclasses.dataclass(frozen=True)
 class ValidateParams:
     # Expected reviews per (split, label) in the raw table: 12,500 for aclImdb v1.
     reviews_per_split_label: int
+
+    def __post_init__(self) -> None:
+        _require(
+            self.reviews_per_split_label > 0, "validate.reviews_per_split_label", "a positive int"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,12 +71,22 @@ class ModelParams:
     pool_size: int
     lstm_units: int
 
+    def __post_init__(self) -> None:
+        for key in ("embedding_dim", "filters", "kernel_size", "pool_size", "lstm_units"):
+            _require(getattr(self, key) > 0, f"train.model.{key}", "a positive integer")
+        _require(0 <= self.dropout < 1, "train.model.dropout", "a number in [0, 1)")
+
 
 @dataclasses.dataclass(frozen=True)
 class FitParams:
     batch_size: int
     epochs: int
     learning_rate: float
+
+    def __post_init__(self) -> None:
+        _require(self.batch_size > 0, "train.fit.batch_size", "a positive integer")
+        _require(self.epochs > 0, "train.fit.epochs", "a positive integer")
+        _require(self.learning_rate > 0, "train.fit.learning_rate", "a positive number")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +100,15 @@ class EvaluateParams:
     batch_size: int
     # Probability at or above which a review is called positive.
     threshold: float
+
+    def __post_init__(self) -> None:
+        _require(self.batch_size > 0, "evaluate.batch_size", "a positive integer")
+        _require(0 < self.threshold < 1, "evaluate.threshold", "a number in (0, 1)")
+
+
+def _require(ok: bool, key: str, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"params.yaml: '{key}' must be {allowed}")
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
@@ -105,7 +137,8 @@ def _build(cls: type[T], raw: Any, where: str) -> T:
     unknown = sorted(set(raw) - fields)
     if unknown:
         raise ConfigError(
-            f"params.yaml: unknown key '{where}.{unknown[0]}'; allowed keys: {', '.join(sorted(fields))}"
+            f"params.yaml: unknown key '{where}.{unknown[0]}'; "
+            f"allowed keys: {', '.join(sorted(fields))}"
         )
     missing = sorted(fields - set(raw))
     if missing:

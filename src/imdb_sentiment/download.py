@@ -52,7 +52,8 @@ def local_path(location: str) -> Path | None:
         return None
     if parsed.scheme and len(parsed.scheme) > 1:  # one letter = a Windows drive
         raise DownloadError(
-            f"unsupported URL scheme {parsed.scheme!r} in {location!r}; use http(s)://, file:// or a path"
+            f"unsupported URL scheme {parsed.scheme!r} in {location!r}; "
+            "use http(s)://, file:// or a local path"
         )
     return Path(location).expanduser()
 

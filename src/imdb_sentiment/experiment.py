@@ -6,6 +6,7 @@ MLflow. Stage scripts call it; tests call it on tiny data.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,18 @@ class TrainOutcome:
     tracking_uri: str
     summary: dict[str, float]  # final-epoch metrics and timings, for DVC metrics
     history: list[dict[str, float]]  # per-epoch rows, for DVC plots
+
+
+def model_requirements() -> list[str]:
+    """Pinned keras and its backend: what loading the model needs.
+
+    Stating them saves MLflow ~10 s of inferring them in a subprocess that reloads the model.
+    """
+    backend = keras.backend.backend()
+    pins = [f"keras=={importlib.metadata.version('keras')}"]
+    if backend in ("tensorflow", "jax", "torch"):
+        pins.append(f"{backend}=={importlib.metadata.version(backend)}")
+    return pins
 
 
 def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +93,10 @@ def train_and_log(
             model.save(tmp)
         sample = val[0][:8]
         mlflow.keras.log_model(
-            model, name="model", signature=infer_signature(sample, model.predict(sample, verbose=0))
+            model,
+            name="model",
+            signature=infer_signature(sample, model.predict(sample, verbose=0)),
+            pip_requirements=model_requirements(),
         )
         log.info("MLflow run %s in %s", run.info.run_id, uri)
     history = [{"epoch": i + 1, **row} for i, row in enumerate(result.history)]

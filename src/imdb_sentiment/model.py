@@ -5,10 +5,17 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from imdb_sentiment.config import FitParams, ModelParams
+from imdb_sentiment.config import ConfigError, FitParams, ModelParams
 
 
 def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Model:
+    # The LSTM needs at least one pooled step, or Keras fails deep inside with a shape error.
+    if (maxlen - params.kernel_size + 1) // params.pool_size < 1:
+        raise ConfigError(
+            f"params.yaml: prepare.maxlen={maxlen} is too short for train.model.kernel_size="
+            f"{params.kernel_size} and pool_size={params.pool_size}; need maxlen >= "
+            f"{params.kernel_size + params.pool_size - 1}"
+        )
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="token_ids")
     x = layers.Embedding(max_features, params.embedding_dim)(inputs)  # (batch, maxlen, emb)
     x = layers.Dropout(params.dropout)(x)

@@ -47,7 +47,7 @@ def setup_experiment(uri: str, cwd: Path | None = None) -> str:
         return experiment.experiment_id
     location = None
     if uri.startswith("sqlite:"):
-        # MLflow's default (./mlruns) is relative to the cwd: a temp-dir run would lose its artifacts.
+        # MLflow's default (./mlruns) follows the cwd: a temp-copy run would lose its artifacts.
         location = (project_root(cwd) / "mlartifacts").as_uri()
     return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
 

@@ -1,0 +1,65 @@
+"""Shared fixtures: tiny real archives and params sized for them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.factory import build_archive
+
+REPO = Path(__file__).resolve().parents[1]
+PER_LABEL = 24  # reviews per split and label in the tiny archives
+
+
+def tiny_params() -> dict[str, Any]:
+    """The repository's params.yaml, shrunk so a whole pipeline runs in seconds."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["validate"]["reviews_per_split_label"] = PER_LABEL
+    params["prepare"].update(max_features=20, maxlen=24, val_fraction=0.25)
+    params["train"]["model"].update(
+        embedding_dim=8, filters=4, kernel_size=3, pool_size=2, lstm_units=4
+    )
+    params["train"]["fit"].update(batch_size=8, epochs=2, learning_rate=0.01)
+    params["evaluate"]["batch_size"] = 16
+    return params
+
+
+@pytest.fixture(scope="session")
+def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
+    """Two tiny archives with the same labeled reviews: a labeled-only and a full layout."""
+    root = tmp_path_factory.mktemp("archives")
+    return {
+        layout: (
+            root / f"{layout}.tar.gz",
+            build_archive(root / f"{layout}.tar.gz", per_label=PER_LABEL, layout=layout),
+        )
+        for layout in ("labeled", "full")
+    }
+
+
+@pytest.fixture
+def params_file(tmp_path: Path) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def mirror(monkeypatch: pytest.MonkeyPatch, archives: dict[str, tuple[Path, str]]) -> Path:
+    """Point the download stage at the labeled tiny archive, as a user with a mirror would."""
+    path, sha = archives["labeled"]
+    monkeypatch.setenv("IMDB_URL", str(path))
+    monkeypatch.setenv("IMDB_SHA256", sha)
+    return path
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    return uri

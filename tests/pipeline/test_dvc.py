@@ -1,0 +1,131 @@
+"""`dvc repro`, `dvc exp run` and the DVC queue, for real, on a copy of this repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import REPO, tiny_params
+
+pytestmark = pytest.mark.slow
+
+PROJECT_FILES = ["dvc.yaml", ".gitignore", "pipeline", "src"]
+
+
+def sh(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> str:
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def repo(tmp_path: Path, archives: dict) -> tuple[Path, dict[str, str]]:
+    """A git + DVC repository holding this project's pipeline and tiny params."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in PROJECT_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, root / name)
+    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    path, sha = archives["labeled"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+        IMDB_URL=str(path),
+        IMDB_SHA256=sha,
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.invalid",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.invalid",
+        DVC_NO_ANALYTICS="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    sh(["git", "init", "-q", "-b", "main"], root, env)
+    sh(["dvc", "init", "-q"], root, env)
+    sh(["git", "add", "-A"], root, env)
+    sh(["git", "commit", "-qm", "project"], root, env)
+    return root, env
+
+
+def wait_for_queue(root: Path, env: dict[str, str], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = sh(["dvc", "queue", "status"], root, env)
+        if not any(word in status for word in ("Queued", "Running")):
+            return
+        time.sleep(3)
+    pytest.fail(f"queue still busy after {timeout} s:\n{status}")
+
+
+def test_repro_is_idempotent_and_experiments_land_in_one_store(
+    repo: tuple[Path, dict[str, str]],
+) -> None:
+    root, env = repo
+    sh(["dvc", "repro"], root, env)
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())["test"]
+    assert 0 <= metrics["accuracy"] <= 1
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    assert set(lock["stages"]) == {"download", "prepare", "validate", "train", "evaluate"}
+    sh(["git", "add", "-A"], root, env)
+    sh(["git", "commit", "-qm", "baseline run"], root, env)
+
+    start = time.monotonic()
+    again = sh(["dvc", "repro"], root, env)
+    assert "Data and pipelines are up to date" in again
+    assert time.monotonic() - start < 30
+
+    sh(["dvc", "exp", "run", "-n", "one-epoch", "-S", "train.fit.epochs=1"], root, env)
+    sh(["dvc", "exp", "run", "--queue", "-n", "queued", "-S", "base.seed=7"], root, env)
+    sh(["dvc", "queue", "start"], root, env)
+    wait_for_queue(root, env)
+
+    names = sh(["dvc", "exp", "show", "--json"], root, env)
+    assert "one-epoch" in names and "queued" in names
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["imdb-sentiment"], output_format="list")
+    by_name = {run.data.tags.get("dvc.exp_name", "workspace"): run for run in runs}
+    assert set(by_name) == {"workspace", "one-epoch", "queued"}, list(by_name)
+    assert by_name["one-epoch"].data.params["train.fit.epochs"] == "1"
+    assert by_name["queued"].data.params["base.seed"] == "7"
+    assert by_name["queued"].info.run_name == "queued"
+    with np.load(root / "data" / "prepared" / "test.npz") as npz:
+        x = npz["x"][:3]
+    client = mlflow.MlflowClient()
+    for name, run in by_name.items():
+        assert run.info.status == "FINISHED", name
+        assert "test_accuracy" in run.data.metrics, name
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == list(
+            range(1, int(run.data.params["train.fit.epochs"]) + 1)
+        )
+        model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+        assert np.asarray(model.predict(x)).shape == (3, 1), name
+
+
+def test_wrong_checksum_stops_repro_without_output(repo: tuple[Path, dict[str, str]]) -> None:
+    root, env = repo
+    proc = subprocess.run(
+        ["dvc", "repro"],
+        cwd=root,
+        env={**env, "IMDB_SHA256": "f" * 64},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "download: error: sha256 mismatch" in proc.stderr + proc.stdout
+    assert not (root / "data" / "raw" / "reviews.parquet").exists()
+    assert not (root / "dvc.lock").exists()

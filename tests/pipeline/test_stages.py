@@ -1,0 +1,237 @@
+"""Each stage's `main`, run in order on a tiny archive, with MLflow in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import download, evaluate, prepare, train, validate
+from tests.conftest import PER_LABEL
+
+
+def run_download(params: Path, out: Path) -> int:
+    return download.main(["--params", str(params), "--out", str(out)])
+
+
+def test_download_writes_the_same_table_from_either_layout(
+    archives: dict, params_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = []
+    for layout in ("labeled", "full"):
+        path, sha = archives[layout]
+        monkeypatch.setenv("IMDB_URL", path.as_uri() if layout == "full" else str(path))
+        monkeypatch.setenv("IMDB_SHA256", sha)
+        out = tmp_path / layout / "reviews.parquet"
+        assert run_download(params_file, out) == 0
+        tables.append(out.read_bytes())
+    assert tables[0] == tables[1]
+    assert len(pd.read_parquet(out)) == 4 * PER_LABEL
+
+
+def test_wrong_checksum_fails_in_one_line_and_writes_nothing(
+    mirror: Path,
+    params_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("IMDB_SHA256", "0" * 64)
+    out = tmp_path / "data" / "raw" / "reviews.parquet"
+    assert run_download(params_file, out) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sha256 mismatch" in err[0] and "IMDB_SHA256" in err[0]
+    assert not (tmp_path / "data").exists()
+
+
+def test_corrupt_archive_with_matching_checksum_writes_nothing(
+    params_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import hashlib
+
+    bogus = tmp_path / "bogus.tar.gz"
+    bogus.write_bytes(b"\x1f\x8b" + b"not really gzip" * 10)
+    monkeypatch.setenv("IMDB_URL", str(bogus))
+    monkeypatch.setenv("IMDB_SHA256", hashlib.sha256(bogus.read_bytes()).hexdigest())
+    out = tmp_path / "raw" / "reviews.parquet"
+    assert run_download(params_file, out) == 1
+    assert "not a readable tar.gz" in capsys.readouterr().err
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, mirror: Path, params_file: Path) -> dict[str, Path]:
+    """download + prepare done: the inputs validate and train need."""
+    paths = {
+        "params": params_file,
+        "reviews": tmp_path / "data" / "raw" / "reviews.parquet",
+        "prepared": tmp_path / "data" / "prepared",
+        "validation": tmp_path / "reports" / "validation.json",
+        "docs": tmp_path / "reports" / "data_docs",
+        "model": tmp_path / "models" / "model.keras",
+        "run": tmp_path / "models" / "run.json",
+        "train_metrics": tmp_path / "reports" / "train_metrics.json",
+        "history": tmp_path / "reports" / "plots" / "history.json",
+        "metrics": tmp_path / "reports" / "metrics.json",
+        "plots": tmp_path / "reports" / "plots",
+    }
+    assert run_download(params_file, paths["reviews"]) == 0
+    assert (
+        prepare.main(
+            [
+                "--params",
+                str(params_file),
+                "--reviews",
+                str(paths["reviews"]),
+                "--out",
+                str(paths["prepared"]),
+            ]
+        )
+        == 0
+    )
+    return paths
+
+
+def run_validate(p: dict[str, Path]) -> int:
+    return validate.main(
+        [
+            "--params",
+            str(p["params"]),
+            "--reviews",
+            str(p["reviews"]),
+            "--prepared",
+            str(p["prepared"]),
+            "--report",
+            str(p["validation"]),
+            "--docs",
+            str(p["docs"]),
+        ]
+    )
+
+
+def test_prepare_writes_arrays_vocab_and_meta(workspace: dict[str, Path]) -> None:
+    meta = json.loads((workspace["prepared"] / "meta.json").read_text())
+    assert meta["counts"] == {"train": 36, "val": 12, "test": 48}
+    assert meta["maxlen"] == 24 and meta["max_features"] == 20
+    vocab = json.loads((workspace["prepared"] / "vocab.json").read_text())
+    assert vocab["<pad>"] == 0 and vocab["<start>"] == 1 and vocab["<oov>"] == 2
+    assert max(vocab.values()) == 19 and "br" not in vocab
+    assert meta["oov_rate"]["train"] > 0  # 27 distinct words, 17 slots
+    with np.load(workspace["prepared"] / "train.npz") as npz:
+        assert npz["x"].shape == (36, 24) and npz["x"].max() < 20
+        assert np.bincount(npz["y"]).tolist() == [18, 18]
+
+
+def test_validate_passes_good_data_and_stops_bad_data(
+    workspace: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_validate(workspace) == 0
+    report = json.loads(workspace["validation"].read_text())
+    assert report["success"] is True
+    assert set(report["suites"]) == {"raw_reviews", "sequences"}
+    assert (workspace["docs"] / "index.html").is_file()
+
+    reviews = pd.read_parquet(workspace["reviews"])
+    reviews.loc[0, "rating"] = 10  # a negative review with ten stars
+    reviews.to_parquet(workspace["reviews"])
+    assert run_validate(workspace) == 1
+    err = capsys.readouterr().err
+    assert "expectation(s) failed" in err and "rating" in err
+    assert json.loads(workspace["validation"].read_text())["success"] is False
+    # train refuses to start on data that failed validation.
+    assert run_train(workspace) == 1
+    assert not workspace["model"].exists()
+
+
+def run_train(p: dict[str, Path]) -> int:
+    return train.main(
+        [
+            "--params",
+            str(p["params"]),
+            "--prepared",
+            str(p["prepared"]),
+            "--validation",
+            str(p["validation"]),
+            "--model",
+            str(p["model"]),
+            "--run",
+            str(p["run"]),
+            "--metrics",
+            str(p["train_metrics"]),
+            "--history",
+            str(p["history"]),
+        ]
+    )
+
+
+def test_train_and_evaluate_track_one_complete_mlflow_run(
+    workspace: dict[str, Path], mlflow_store: str
+) -> None:
+    assert run_validate(workspace) == 0
+    assert run_train(workspace) == 0
+    assert (
+        evaluate.main(
+            [
+                "--params",
+                str(workspace["params"]),
+                "--test",
+                str(workspace["prepared"] / "test.npz"),
+                "--model",
+                str(workspace["model"]),
+                "--run",
+                str(workspace["run"]),
+                "--metrics",
+                str(workspace["metrics"]),
+                "--plots",
+                str(workspace["plots"]),
+            ]
+        )
+        == 0
+    )
+
+    metrics = json.loads(workspace["metrics"].read_text())["test"]
+    assert {"accuracy", "loss", "precision", "recall", "f1", "roc_auc", "pr_auc"} <= set(metrics)
+    assert metrics["tn"] + metrics["fp"] + metrics["fn"] + metrics["tp"] == 2 * PER_LABEL
+    for name in (
+        "roc.json",
+        "pr.json",
+        "roc.png",
+        "pr.png",
+        "confusion_matrix.png",
+        "history.json",
+    ):
+        assert (workspace["plots"] / name).is_file(), name
+    history = json.loads(workspace["history"].read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+
+    mlflow.set_tracking_uri(mlflow_store)
+    run_id = json.loads(workspace["run"].read_text())["run_id"]
+    run = mlflow.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert mlflow.get_experiment(run.info.experiment_id).name == "imdb-sentiment"
+    assert run.data.params["train.fit.batch_size"] == "8"
+    assert run.data.params["prepare.maxlen"] == "24"
+    assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
+    assert "data.md5.train" in run.data.tags
+    client = mlflow.MlflowClient()
+    steps = [m.step for m in client.get_metric_history(run_id, "val_loss")]
+    assert steps == [1, 2]
+    artifacts = {a.path for a in client.list_artifacts(run_id, "evaluation")}
+    assert "evaluation/roc.png" in artifacts and "evaluation/roc.json" in artifacts
+    assert {a.path for a in client.list_artifacts(run_id, "data")} == {
+        "data/vocab.json",
+        "data/meta.json",
+    }
+
+    with np.load(workspace["prepared"] / "test.npz") as npz:
+        x = npz["x"][:5]
+    logged = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    predictions = np.asarray(logged.predict(x)).ravel()
+    assert predictions.shape == (5,) and ((predictions >= 0) & (predictions <= 1)).all()

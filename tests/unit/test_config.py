@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from imdb_sentiment.config import (
+    ConfigError,
+    PrepareParams,
+    TrainParams,
+    load_params,
+    load_section,
+)
+from tests.conftest import REPO
+
+
+def repo_params() -> dict:
+    return load_params(REPO / "params.yaml")
+
+
+def test_repository_params_reproduce_the_seed_model() -> None:
+    params = repo_params()
+    train = load_section(params, "train", TrainParams)
+    prepare = load_section(params, "prepare", PrepareParams)
+    assert (prepare.max_features, prepare.maxlen) == (20000, 100)
+    assert (train.model.embedding_dim, train.model.dropout) == (128, 0.25)
+    assert (train.model.filters, train.model.kernel_size, train.model.pool_size) == (64, 5, 4)
+    assert train.model.lstm_units == 70
+    assert (train.fit.batch_size, train.fit.epochs, train.fit.learning_rate) == (30, 2, 0.001)
+
+
+def test_missing_key_is_named() -> None:
+    params = repo_params()
+    del params["train"]["fit"]["epochs"]
+    with pytest.raises(ConfigError, match=r"missing key 'train\.fit\.epochs'"):
+        load_section(params, "train", TrainParams)
+
+
+def test_unknown_key_is_named_with_allowed_keys() -> None:
+    params = repo_params()
+    params["train"]["fit"]["epoch"] = 3
+    with pytest.raises(ConfigError, match=r"unknown key 'train\.fit\.epoch'.*epochs"):
+        load_section(params, "train", TrainParams)
+
+
+@pytest.mark.parametrize("value", ["2", 2.5, True, None])
+def test_wrong_type_is_rejected(value: object) -> None:
+    params = repo_params()
+    params["train"]["fit"]["epochs"] = value
+    with pytest.raises(ConfigError, match=r"'train\.fit\.epochs' must be int"):
+        load_section(params, "train", TrainParams)
+
+
+def test_optional_cap_accepts_null_and_int_and_float_accepts_int() -> None:
+    params = repo_params()
+    params["prepare"]["max_reviews_per_split"] = 500
+    params["train"]["fit"]["learning_rate"] = 1  # an int where a float is expected is fine
+    assert load_section(params, "prepare", PrepareParams).max_reviews_per_split == 500
+    assert isinstance(load_section(params, "train", TrainParams).fit.learning_rate, float)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("prepare", "val_fraction", 0),
+        ("prepare", "val_fraction", 1.0),
+        ("prepare", "maxlen", 0),
+        ("prepare", "max_features", 3),
+        ("prepare", "max_reviews_per_split", 1),
+    ],
+)
+def test_out_of_range_prepare_values_name_the_key(section: str, key: str, value: object) -> None:
+    params = repo_params()
+    params[section][key] = value
+    with pytest.raises(ConfigError, match=rf"'{section}\.{key}' must be"):
+        load_section(params, section, PrepareParams)
+
+
+@pytest.mark.parametrize(
+    ("group", "key", "value"),
+    [
+        ("fit", "batch_size", 0),
+        ("fit", "epochs", -1),
+        ("model", "dropout", 1.0),
+        ("model", "lstm_units", 0),
+    ],
+)
+def test_out_of_range_train_values_name_the_key(group: str, key: str, value: object) -> None:
+    params = repo_params()
+    params["train"][group][key] = value
+    with pytest.raises(ConfigError, match=rf"'train\.{group}\.{key}' must be"):
+        load_section(params, "train", TrainParams)
+
+
+def test_missing_section_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="missing section 'train'"):
+        load_section({}, "train", TrainParams)
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump([1, 2]))
+    with pytest.raises(ConfigError, match="mapping"):
+        load_params(bad)

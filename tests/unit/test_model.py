@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imdb_sentiment.config import ConfigError, FitParams, ModelParams
+from imdb_sentiment.model import build_model, compile_model
+from imdb_sentiment.training import TrainingDivergedError, fit_model
+
+SEED_MODEL = ModelParams(
+    embedding_dim=128, dropout=0.25, filters=64, kernel_size=5, pool_size=4, lstm_units=70
+)
+
+
+def test_seed_architecture_and_parameter_count() -> None:
+    model = build_model(SEED_MODEL, max_features=20000, maxlen=100)
+    kinds = [layer.__class__.__name__ for layer in model.layers]
+    assert kinds == [
+        "InputLayer",
+        "Embedding",
+        "Dropout",
+        "Conv1D",
+        "MaxPooling1D",
+        "LSTM",
+        "Dense",
+    ]
+    embedding = 20000 * 128
+    conv = 5 * 128 * 64 + 64
+    lstm = 4 * 70 * (64 + 70 + 1)
+    dense = 70 + 1
+    assert model.count_params() == embedding + conv + lstm + dense
+    assert model.output_shape == (None, 1)
+
+
+def test_too_short_maxlen_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"prepare\.maxlen=7 is too short.*maxlen >= 8"):
+        build_model(SEED_MODEL, max_features=100, maxlen=7)
+    assert build_model(SEED_MODEL, max_features=100, maxlen=8).output_shape == (None, 1)
+
+
+def test_diverging_training_raises_instead_of_returning_weights() -> None:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    params = ModelParams(
+        embedding_dim=4, dropout=0.0, filters=4, kernel_size=3, pool_size=2, lstm_units=4
+    )
+    model = build_model(params, max_features=20, maxlen=12)
+    fit = FitParams(batch_size=16, epochs=3, learning_rate=1e30)
+    compile_model(model, fit)
+    with pytest.raises(TrainingDivergedError, match="NaN"):
+        fit_model(model, toy_data(64, rng), toy_data(16, rng), fit)
+
+
+def toy_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Label 1 iff token 5 appears: learnable in a few epochs by a tiny model."""
+    x = rng.integers(6, 20, size=(n, 12)).astype(np.int32)
+    y = rng.integers(0, 2, size=n).astype(np.int8)
+    x[y == 1, rng.integers(0, 12, size=int(y.sum()))] = 5
+    return x, y
+
+
+def test_training_lowers_the_loss_on_a_tiny_set() -> None:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    params = ModelParams(
+        embedding_dim=8, dropout=0.0, filters=8, kernel_size=3, pool_size=2, lstm_units=8
+    )
+    model = build_model(params, max_features=20, maxlen=12)
+    fit = FitParams(batch_size=16, epochs=6, learning_rate=0.01)
+    compile_model(model, fit)
+    result = fit_model(model, toy_data(256, rng), toy_data(64, rng), fit)
+    losses = [epoch["loss"] for epoch in result.history]
+    assert len(losses) == 6
+    assert losses[-1] < 0.7 * losses[0]
+    assert all(epoch["epoch_seconds"] > 0 for epoch in result.history)
+    assert result.history[-1]["val_accuracy"] > 0.8
