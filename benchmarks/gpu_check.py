@@ -17,18 +17,12 @@ import os
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
 from imdb_sentiment.evaluation import compute_metrics
-from imdb_sentiment.io import read_json
+from imdb_sentiment.io import load_split, read_json
 from imdb_sentiment.model import build_model, compile_model
 from imdb_sentiment.training import fit_model
-
-
-def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(path) as npz:
-        return npz["x"], npz["y"]
 
 
 def main() -> None:
@@ -41,9 +35,11 @@ def main() -> None:
     seed = load_section(params, "base", BaseParams).seed
     cfg = load_section(params, "train", TrainParams)
     meta = read_json(args.prepared / "meta.json")
-    train, val, test = (load(args.prepared / f"{n}.npz") for n in ("train", "val", "test"))
-    print(f"backend={keras.backend.backend()} devices={_devices()} KERAS_BACKEND="
-          f"{os.environ.get('KERAS_BACKEND')}")
+    train, val, test = (load_split(args.prepared / f"{n}.npz") for n in ("train", "val", "test"))
+    print(
+        f"backend={keras.backend.backend()} devices={_devices()} KERAS_BACKEND="
+        f"{os.environ.get('KERAS_BACKEND')}"
+    )
     for batch_size in [cfg.fit.batch_size, *args.batch_size]:
         fit = dataclasses.replace(cfg.fit, batch_size=batch_size)
         keras.utils.set_random_seed(seed)
@@ -53,9 +49,11 @@ def main() -> None:
         proba = model.predict(test[0], batch_size=1000, verbose=0).ravel()
         accuracy = compute_metrics(test[1], proba, 0.5).metrics["accuracy"]
         epochs = ", ".join(f"{e['epoch_seconds']:.2f}" for e in result.history)
-        print(f"batch {batch_size}: fit {result.fit_seconds:.2f} s (compile included), "
-              f"epochs [{epochs}] s, val_acc {result.history[-1]['val_accuracy']:.4f}, "
-              f"test_acc {accuracy:.4f}")
+        print(
+            f"batch {batch_size}: fit {result.fit_seconds:.2f} s (compile included), "
+            f"epochs [{epochs}] s, val_acc {result.history[-1]['val_accuracy']:.4f}, "
+            f"test_acc {accuracy:.4f}"
+        )
 
 
 def _devices() -> str:

@@ -14,11 +14,10 @@ from typing import Any
 
 import keras
 import mlflow
-import numpy as np
 from mlflow.models import infer_signature
 
 from imdb_sentiment.config import TrainParams
-from imdb_sentiment.io import atomic_path, read_json
+from imdb_sentiment.io import atomic_path, load_split, read_json
 from imdb_sentiment.model import build_model, compile_model
 from imdb_sentiment.tracking import epoch_logger, flatten, run_tags, setup_experiment, tracking_uri
 from imdb_sentiment.training import fit_model
@@ -44,11 +43,6 @@ def model_requirements() -> list[str]:
     if backend in ("tensorflow", "jax", "torch"):
         pins.append(f"{backend}=={importlib.metadata.version(backend)}")
     return pins
-
-
-def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(path) as npz:
-        return npz["x"], npz["y"]
 
 
 def train_and_log(

@@ -11,8 +11,7 @@ import mlflow
 
 from imdb_sentiment.config import EvaluateParams
 from imdb_sentiment.evaluation import Evaluation, compute_metrics, plot_curves
-from imdb_sentiment.experiment import load_split
-from imdb_sentiment.io import write_json
+from imdb_sentiment.io import load_split, write_json
 from imdb_sentiment.tracking import setup_experiment, tracking_uri
 
 log = logging.getLogger(__name__)
