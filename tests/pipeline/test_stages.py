@@ -9,6 +9,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pipeline import download, evaluate, prepare, train, validate
 from tests.conftest import PER_LABEL
@@ -83,36 +84,25 @@ def workspace(tmp_path: Path, mirror: Path, params_file: Path) -> dict[str, Path
         "plots": tmp_path / "reports" / "plots",
     }
     assert run_download(params_file, paths["reviews"]) == 0
-    assert (
-        prepare.main(
-            [
-                "--params",
-                str(params_file),
-                "--reviews",
-                str(paths["reviews"]),
-                "--out",
-                str(paths["prepared"]),
-            ]
-        )
-        == 0
-    )
+    assert prepare.main(argv(paths, params="params", reviews="reviews", out="prepared")) == 0
     return paths
+
+
+def argv(paths: dict[str, Path], **flags: str) -> list[str]:
+    """`--flag value` pairs, each value looked up in `paths` by name."""
+    return [item for flag, key in flags.items() for item in (f"--{flag}", str(paths[key]))]
 
 
 def run_validate(p: dict[str, Path]) -> int:
     return validate.main(
-        [
-            "--params",
-            str(p["params"]),
-            "--reviews",
-            str(p["reviews"]),
-            "--prepared",
-            str(p["prepared"]),
-            "--report",
-            str(p["validation"]),
-            "--docs",
-            str(p["docs"]),
-        ]
+        argv(
+            p,
+            params="params",
+            reviews="reviews",
+            prepared="prepared",
+            report="validation",
+            docs="docs",
+        )
     )
 
 
@@ -152,22 +142,16 @@ def test_validate_passes_good_data_and_stops_bad_data(
 
 def run_train(p: dict[str, Path]) -> int:
     return train.main(
-        [
-            "--params",
-            str(p["params"]),
-            "--prepared",
-            str(p["prepared"]),
-            "--validation",
-            str(p["validation"]),
-            "--model",
-            str(p["model"]),
-            "--run",
-            str(p["run"]),
-            "--metrics",
-            str(p["train_metrics"]),
-            "--history",
-            str(p["history"]),
-        ]
+        argv(
+            p,
+            params="params",
+            prepared="prepared",
+            validation="validation",
+            model="model",
+            run="run",
+            metrics="train_metrics",
+            history="history",
+        )
     )
 
 
@@ -176,25 +160,11 @@ def test_train_and_evaluate_track_one_complete_mlflow_run(
 ) -> None:
     assert run_validate(workspace) == 0
     assert run_train(workspace) == 0
-    assert (
-        evaluate.main(
-            [
-                "--params",
-                str(workspace["params"]),
-                "--test",
-                str(workspace["prepared"] / "test.npz"),
-                "--model",
-                str(workspace["model"]),
-                "--run",
-                str(workspace["run"]),
-                "--metrics",
-                str(workspace["metrics"]),
-                "--plots",
-                str(workspace["plots"]),
-            ]
-        )
-        == 0
+    workspace["test"] = workspace["prepared"] / "test.npz"
+    flags = dict(
+        params="params", test="test", model="model", run="run", metrics="metrics", plots="plots"
     )
+    assert evaluate.main(argv(workspace, **flags)) == 0
 
     metrics = json.loads(workspace["metrics"].read_text())["test"]
     assert {"accuracy", "loss", "precision", "recall", "f1", "roc_auc", "pr_auc"} <= set(metrics)
@@ -235,3 +205,18 @@ def test_train_and_evaluate_track_one_complete_mlflow_run(
     logged = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     predictions = np.asarray(logged.predict(x)).ravel()
     assert predictions.shape == (5,) and ((predictions >= 0) & (predictions <= 1)).all()
+
+
+def test_capped_run_keeps_labels_balanced_and_validates(workspace: dict[str, Path]) -> None:
+    params = yaml.safe_load(workspace["params"].read_text())
+    params["prepare"]["max_reviews_per_split"] = 20
+    workspace["params"].write_text(yaml.safe_dump(params))
+    flags = dict(params="params", reviews="reviews", out="prepared")
+    assert prepare.main(argv(workspace, **flags)) == 0
+    meta = json.loads((workspace["prepared"] / "meta.json").read_text())
+    assert meta["max_reviews_per_split"] == 20
+    # 10 per label in train; 0.25 of 10 rounds to 2 per label for validation.
+    assert meta["counts"] == {"train": 16, "val": 4, "test": 20}
+    assert meta["positives"]["test"] == 10
+    # The raw table is whole; the sequence suite checks the capped counts from meta.json.
+    assert run_validate(workspace) == 0

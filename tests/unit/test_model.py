@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
 from imdb_sentiment.config import ConfigError, FitParams, ModelParams
 from imdb_sentiment.model import build_model, compile_model
-from imdb_sentiment.training import TrainingDivergedError, fit_model
+from imdb_sentiment.training import FitResult, TrainingDivergedError, fit_model
 
 SEED_MODEL = ModelParams(
     embedding_dim=128, dropout=0.25, filters=64, kernel_size=5, pool_size=4, lstm_units=70
@@ -38,19 +39,9 @@ def test_too_short_maxlen_is_a_config_error() -> None:
     assert build_model(SEED_MODEL, max_features=100, maxlen=8).output_shape == (None, 1)
 
 
-def test_diverging_training_raises_instead_of_returning_weights() -> None:
-    import keras
-
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    params = ModelParams(
-        embedding_dim=4, dropout=0.0, filters=4, kernel_size=3, pool_size=2, lstm_units=4
-    )
-    model = build_model(params, max_features=20, maxlen=12)
-    fit = FitParams(batch_size=16, epochs=3, learning_rate=1e30)
-    compile_model(model, fit)
-    with pytest.raises(TrainingDivergedError, match="NaN"):
-        fit_model(model, toy_data(64, rng), toy_data(16, rng), fit)
+TINY_MODEL = ModelParams(
+    embedding_dim=8, dropout=0.0, filters=8, kernel_size=3, pool_size=2, lstm_units=8
+)
 
 
 def toy_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -61,20 +52,24 @@ def toy_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def test_training_lowers_the_loss_on_a_tiny_set() -> None:
-    import keras
-
+def fit_tiny(epochs: int, learning_rate: float) -> FitResult:
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    params = ModelParams(
-        embedding_dim=8, dropout=0.0, filters=8, kernel_size=3, pool_size=2, lstm_units=8
-    )
-    model = build_model(params, max_features=20, maxlen=12)
-    fit = FitParams(batch_size=16, epochs=6, learning_rate=0.01)
+    model = build_model(TINY_MODEL, max_features=20, maxlen=12)
+    fit = FitParams(batch_size=16, epochs=epochs, learning_rate=learning_rate)
     compile_model(model, fit)
-    result = fit_model(model, toy_data(256, rng), toy_data(64, rng), fit)
+    return fit_model(model, toy_data(256, rng), toy_data(64, rng), fit)
+
+
+def test_training_lowers_the_loss_on_a_tiny_set() -> None:
+    result = fit_tiny(epochs=6, learning_rate=0.01)
     losses = [epoch["loss"] for epoch in result.history]
     assert len(losses) == 6
     assert losses[-1] < 0.7 * losses[0]
     assert all(epoch["epoch_seconds"] > 0 for epoch in result.history)
     assert result.history[-1]["val_accuracy"] > 0.8
+
+
+def test_diverging_training_raises_instead_of_returning_weights() -> None:
+    with pytest.raises(TrainingDivergedError, match="NaN"):
+        fit_tiny(epochs=3, learning_rate=1e30)
