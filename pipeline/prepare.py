@@ -6,17 +6,39 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import BaseParams, PrepareParams, load_params, load_section
-from imdb_sentiment.io import atomic_path, write_json
-from imdb_sentiment.prepare import cap_per_split, prepare_sequences
+from imdb_sentiment.io import staged_files, write_json
+from imdb_sentiment.prepare import (
+    PreparedData,
+    cap_per_split,
+    load_reviews,
+    prepare_sequences,
+)
 from imdb_sentiment.text import SPECIAL_TOKENS
 
 log = logging.getLogger("pipeline.prepare")
+
+
+def build_meta(cfg: PrepareParams, data: PreparedData) -> dict[str, Any]:
+    """Facts later stages read instead of re-reading prepare's params."""
+    return {
+        "max_features": cfg.max_features,
+        "maxlen": cfg.maxlen,
+        "vocab_size": len(SPECIAL_TOKENS) + len(data.vocabulary),
+        "distinct_train_words": data.distinct_train_words,
+        "counts": {name: len(s.y) for name, s in data.splits.items()},
+        "positives": {name: int(s.y.sum()) for name, s in data.splits.items()},
+        "oov_rate": data.oov_rate,
+        "max_reviews_per_split": cfg.max_reviews_per_split,
+        "val_fraction": cfg.val_fraction,
+        "padding": "pre",
+        "truncating": "pre",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,28 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         params = load_params(args.params)
         base = load_section(params, "base", BaseParams)
         cfg = load_section(params, "prepare", PrepareParams)
-        reviews = cap_per_split(pd.read_parquet(args.reviews), cfg.max_reviews_per_split, base.seed)
+        reviews = cap_per_split(load_reviews(args.reviews), cfg.max_reviews_per_split, base.seed)
         data = prepare_sequences(reviews, cfg.max_features, cfg.maxlen, cfg.val_fraction, base.seed)
-        for name, split in data.splits.items():
-            with atomic_path(args.out / f"{name}.npz") as tmp:
-                np.savez(tmp, x=split.x, y=split.y, review_id=split.review_id)
-        write_json(args.out / "vocab.json", {**SPECIAL_TOKENS, **data.vocabulary})
-        write_json(
-            args.out / "meta.json",
-            {
-                "max_features": cfg.max_features,
-                "maxlen": cfg.maxlen,
-                "vocab_size": len(SPECIAL_TOKENS) + len(data.vocabulary),
-                "distinct_train_words": data.distinct_train_words,
-                "counts": {name: len(s.y) for name, s in data.splits.items()},
-                "positives": {name: int(s.y.sum()) for name, s in data.splits.items()},
-                "oov_rate": data.oov_rate,
-                "max_reviews_per_split": cfg.max_reviews_per_split,
-                "val_fraction": cfg.val_fraction,
-                "padding": "pre",
-                "truncating": "pre",
-            },
-        )
+        with staged_files(args.out) as staging:
+            for name, split in data.splits.items():
+                np.savez(staging / f"{name}.npz", x=split.x, y=split.y, review_id=split.review_id)
+            write_json(staging / "vocab.json", {**SPECIAL_TOKENS, **data.vocabulary})
+            write_json(staging / "meta.json", build_meta(cfg, data))
         log.info("wrote %s", ", ".join(f"{k}={len(s.y)}" for k, s in data.splits.items()))
 
     return run_stage("prepare", body)

@@ -24,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, required=True, help="JSON with the MLflow run id")
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--history", type=Path, required=True, help="per-epoch plot data")
+    parser.add_argument(
+        "--data-report",
+        type=Path,
+        action="append",
+        default=[],
+        help="file or directory of validate's reports to log with the run (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     def body() -> None:
@@ -37,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         # Keras (and its backend) load only once the inputs are known to be good.
         from imdb_sentiment.experiment import train_and_log
 
-        outcome = train_and_log(params, base.seed, cfg, args.prepared, args.model)
+        reports = [args.validation, *args.data_report]
+        outcome = train_and_log(params, base.seed, cfg, args.prepared, args.model, reports)
         write_json(args.run, {"run_id": outcome.run_id, "tracking_uri": outcome.tracking_uri})
         write_json(args.metrics, outcome.summary)
         write_json(args.history, outcome.history)

@@ -46,9 +46,18 @@ def model_requirements() -> list[str]:
 
 
 def train_and_log(
-    params: dict[str, Any], seed: int, cfg: TrainParams, prepared: Path, model_path: Path
+    params: dict[str, Any],
+    seed: int,
+    cfg: TrainParams,
+    prepared: Path,
+    model_path: Path,
+    data_reports: list[Path] | None = None,
 ) -> TrainOutcome:
-    """Fit on prepared/train.npz, validate on val.npz, save the model, and log it all to MLflow."""
+    """Fit on prepared/train.npz, validate on val.npz, save the model, and log it all to MLflow.
+
+    `data_reports` (validation results, drift, Data Docs: files or directories) are logged
+    under `validation/`, so a run shows what was checked about the data it learned from.
+    """
     meta = read_json(prepared / "meta.json")
     train, val = load_split(prepared / "train.npz"), load_split(prepared / "val.npz")
     uri = tracking_uri()
@@ -70,6 +79,11 @@ def train_and_log(
         )
         for name in ("vocab.json", "meta.json"):
             mlflow.log_artifact(str(prepared / name), artifact_path="data")
+        for report in data_reports or []:
+            if report.is_dir():
+                mlflow.log_artifacts(str(report), artifact_path=f"validation/{report.name}")
+            else:
+                mlflow.log_artifact(str(report), artifact_path="validation")
 
         result = fit_model(model, train, val, cfg.fit, callbacks=[epoch_logger()])
         last = result.history[-1]

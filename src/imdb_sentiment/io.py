@@ -60,6 +60,25 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def staged_files(directory: str | Path) -> Iterator[Path]:
+    """Yield a staging directory; on success move each file in it into `directory`.
+
+    A stage with several outputs writes them all first and only then renames them into
+    place, so a crash midway never mixes new files with old ones.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=directory))
+    try:
+        yield staging
+        for path in sorted(staging.iterdir()):
+            os.chmod(path, 0o666 & ~_umask())
+            os.replace(path, directory / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

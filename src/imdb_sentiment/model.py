@@ -9,12 +9,13 @@ from imdb_sentiment.config import ConfigError, FitParams, ModelParams
 
 
 def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Model:
-    # The LSTM needs at least one pooled step, or Keras fails deep inside with a shape error.
-    if (maxlen - params.kernel_size + 1) // params.pool_size < 1:
+    # Shorter sequences leave the LSTM at most a step or two after convolution and pooling
+    # (none at all below kernel_size + pool_size - 1, where Keras fails deep in a shape error).
+    if maxlen < params.kernel_size * params.pool_size:
         raise ConfigError(
             f"params.yaml: prepare.maxlen={maxlen} is too short for train.model.kernel_size="
-            f"{params.kernel_size} and pool_size={params.pool_size}; need maxlen >= "
-            f"{params.kernel_size + params.pool_size - 1}"
+            f"{params.kernel_size} x pool_size={params.pool_size}; allowed: maxlen >= "
+            f"{params.kernel_size * params.pool_size}"
         )
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="token_ids")
     x = layers.Embedding(max_features, params.embedding_dim)(inputs)  # (batch, maxlen, emb)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.text import OOV, build_vocabulary, encode, pad_sequences, tokenize
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,31 @@ class PreparedData:
     vocabulary: dict[str, int]
     distinct_train_words: int
     oov_rate: dict[str, float]
+
+
+REVIEW_COLUMNS = ["split", "label", "rating", "review_id", "text"]
+
+
+class ReviewsTableError(PipelineError):
+    """The reviews table is unreadable or not the one `download` writes."""
+
+
+def load_reviews(path: Path) -> pd.DataFrame:
+    try:
+        reviews = pd.read_parquet(path)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise ReviewsTableError(
+            f"{path} is not a readable parquet table ({exc.__class__.__name__}); "
+            "rebuild it with `dvc repro --force download`"
+        ) from exc
+    if list(reviews.columns) != REVIEW_COLUMNS:
+        raise ReviewsTableError(
+            f"{path} has columns {list(reviews.columns)}, expected {REVIEW_COLUMNS}; "
+            "rebuild it with `dvc repro --force download`"
+        )
+    return reviews
 
 
 def cap_per_split(reviews: pd.DataFrame, max_reviews: int | None, seed: int) -> pd.DataFrame:

@@ -151,6 +151,7 @@ def run_train(p: dict[str, Path]) -> int:
             run="run",
             metrics="train_metrics",
             history="history",
+            **{"data-report": "docs"},
         )
     )
 
@@ -199,6 +200,10 @@ def test_train_and_evaluate_track_one_complete_mlflow_run(
         "data/vocab.json",
         "data/meta.json",
     }
+    validation = {a.path for a in client.list_artifacts(run_id, "validation")}
+    assert {"validation/validation.json", "validation/data_docs"} <= validation
+    docs = {a.path for a in client.list_artifacts(run_id, "validation/data_docs")}
+    assert "validation/data_docs/index.html" in docs
 
     with np.load(workspace["prepared"] / "test.npz") as npz:
         x = npz["x"][:5]
@@ -220,3 +225,27 @@ def test_capped_run_keeps_labels_balanced_and_validates(workspace: dict[str, Pat
     assert meta["positives"]["test"] == 10
     # The raw table is whole; the sequence suite checks the capped counts from meta.json.
     assert run_validate(workspace) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"PAR1 garbage", "not a readable parquet table"), (None, "has columns")],
+    ids=["corrupt", "wrong-columns"],
+)
+def test_prepare_rejects_a_bad_reviews_table_and_keeps_old_outputs(
+    workspace: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    content: bytes | None,
+    message: str,
+) -> None:
+    before = {p.name: p.read_bytes() for p in workspace["prepared"].iterdir()}
+    if content is None:
+        pd.read_parquet(workspace["reviews"]).drop(columns="rating").to_parquet(
+            workspace["reviews"]
+        )
+    else:
+        workspace["reviews"].write_bytes(content)
+    assert prepare.main(argv(workspace, params="params", reviews="reviews", out="prepared")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "dvc repro --force download" in err[0]
+    assert {p.name: p.read_bytes() for p in workspace["prepared"].iterdir()} == before

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imdb_sentiment.io import atomic_dir, atomic_open, read_json, write_json
+from imdb_sentiment.io import atomic_dir, atomic_open, read_json, staged_files, write_json
 
 
 def test_failed_write_leaves_neither_file_nor_temp(tmp_path: Path) -> None:
@@ -52,3 +52,15 @@ def test_atomic_dir_replaces_whole_directory_only_on_success(tmp_path: Path) -> 
         (d / "new.html").write_text("new")
     assert [p.name for p in target.iterdir()] == ["new.html"]
     assert [p.name for p in tmp_path.iterdir()] == ["docs"]
+
+
+def test_staged_files_move_in_together_or_not_at_all(tmp_path: Path) -> None:
+    out = tmp_path / "prepared"
+    with staged_files(out) as staging:
+        (staging / "a.npz").write_text("old a")
+        (staging / "meta.json").write_text("old meta")
+    with pytest.raises(RuntimeError), staged_files(out) as staging:
+        (staging / "a.npz").write_text("new a")
+        raise RuntimeError("crash before meta.json")
+    assert (out / "a.npz").read_text() == "old a"
+    assert sorted(p.name for p in out.iterdir()) == ["a.npz", "meta.json"]

@@ -34,9 +34,9 @@ def test_seed_architecture_and_parameter_count() -> None:
 
 
 def test_too_short_maxlen_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"prepare\.maxlen=7 is too short.*maxlen >= 8"):
-        build_model(SEED_MODEL, max_features=100, maxlen=7)
-    assert build_model(SEED_MODEL, max_features=100, maxlen=8).output_shape == (None, 1)
+    with pytest.raises(ConfigError, match=r"prepare\.maxlen=19 is too short.*maxlen >= 20"):
+        build_model(SEED_MODEL, max_features=100, maxlen=19)
+    assert build_model(SEED_MODEL, max_features=100, maxlen=20).output_shape == (None, 1)
 
 
 TINY_MODEL = ModelParams(
