@@ -142,7 +142,10 @@ def _build(cls: type[T], raw: Any, where: str) -> T:
         )
     missing = sorted(fields - set(raw))
     if missing:
-        raise ConfigError(f"params.yaml: missing key '{where}.{missing[0]}'")
+        key = missing[0]
+        raise ConfigError(
+            f"params.yaml: missing key '{where}.{key}' ({_describe(_allowed_types(hints[key]))})"
+        )
     values = {key: _coerce(hints[key], raw[key], f"{where}.{key}") for key in fields}
     return cls(**values)
 

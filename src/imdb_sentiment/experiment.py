@@ -60,12 +60,12 @@ def train_and_log(
     """
     meta = read_json(prepared / "meta.json")
     train, val = load_split(prepared / "train.npz"), load_split(prepared / "val.npz")
-    uri = tracking_uri()
-    experiment_id = setup_experiment(uri)
-
     keras.utils.set_random_seed(seed)
+    # Built before MLflow is touched: a model that cannot be built leaves no run behind.
     model = build_model(cfg.model, meta["max_features"], meta["maxlen"])
     compile_model(model, cfg.fit)
+    uri = tracking_uri()
+    experiment_id = setup_experiment(uri)
 
     with mlflow.start_run(experiment_id=experiment_id) as run:
         inputs = {name: prepared / f"{name}.npz" for name in ("train", "val")}
