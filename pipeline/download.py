@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import tempfile
 from pathlib import Path
 
 from imdb_sentiment.archive import read_reviews, write_reviews
 from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import DownloadParams, load_params, load_section
-from imdb_sentiment.download import fetch, resolve_source
+from imdb_sentiment.download import cache_dir, fetch, resolve_source
 from imdb_sentiment.io import atomic_path
 
 log = logging.getLogger("pipeline.download")
@@ -26,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> None:
         params = load_section(load_params(args.params), "download", DownloadParams)
         source = resolve_source(params.url, params.sha256)
-        # The archive is scratch: only the verified table becomes a DVC output.
-        with tempfile.TemporaryDirectory(prefix="imdb-download-") as work:
-            table = read_reviews(fetch(source, Path(work)))
+        # The archive stays in a cache outside the repository (a rerun resumes or reuses it):
+        # only the table read from it becomes a DVC output.
+        table = read_reviews(fetch(source, cache_dir()))
         with atomic_path(args.out) as tmp:
             write_reviews(table, tmp)
         log.info("wrote %d reviews to %s", table.num_rows, args.out)

@@ -18,7 +18,11 @@ PER_LABEL = 24  # reviews per split and label in the tiny archives
 def tiny_params() -> dict[str, Any]:
     """The repository's params.yaml, shrunk so a whole pipeline runs in seconds."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["validate"]["reviews_per_split_label"] = PER_LABEL
+    # 27 distinct words for 17 vocabulary slots: about a quarter of the words are OOV; reviews
+    # of 8-30 words in rows of 24 leave about a fifth of the positions padded.
+    params["validate"].update(
+        reviews_per_split_label=PER_LABEL, max_oov_rate=0.4, max_pad_fraction=0.5
+    )
     params["prepare"].update(max_features=20, maxlen=24, val_fraction=0.25)
     params["train"]["model"].update(
         embedding_dim=8, filters=4, kernel_size=3, pool_size=2, lstm_units=4

@@ -54,3 +54,81 @@ def write_tar(path: Path, members: list[tuple[str, bytes]]) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+
+
+# Hostile and damaged archives: members beyond (name, bytes) pairs, and byte-level damage.
+
+Member = tuple[str, bytes] | tarfile.TarInfo
+
+
+def minimal_members(text: bytes = b"A fine review.") -> list[tuple[str, bytes]]:
+    """One review per split and label folder: the smallest archive that reads."""
+    return [
+        (f"aclImdb/{split}/{label}/0_{rating}.txt", text)
+        for split in ("train", "test")
+        for label, rating in (("neg", 1), ("pos", 9))
+    ]
+
+
+def link(name: str, target: str, hard: bool = False) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.LNKTYPE if hard else tarfile.SYMTYPE
+    info.linkname = target
+    return info
+
+
+def special(name: str, kind: bytes = tarfile.FIFOTYPE) -> tarfile.TarInfo:
+    """A FIFO (or, with kind=tarfile.CHRTYPE, a device) entry."""
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    return info
+
+
+def directory(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    return info
+
+
+def tar_bytes(members: list[Member]) -> bytes:
+    """An uncompressed tar: for damage done below the gzip layer."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        _add_members(tar, members)
+    return buf.getvalue()
+
+
+def write_members(path: Path, members: list[Member]) -> str:
+    """Like write_tar, with links, devices and directories allowed; return the sha256."""
+    with tarfile.open(path, "w:gz") as tar:
+        _add_members(tar, members)
+    return sha256_file(path)
+
+
+def _add_members(tar: tarfile.TarFile, members: list[Member]) -> None:
+    for member in members:
+        if isinstance(member, tarfile.TarInfo):
+            tar.addfile(member)
+        else:
+            name, data = member
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def damage_middle(path: Path, length: int = 16) -> str:
+    """Invert `length` bytes in the middle of the file in place; return the new sha256."""
+    return damage(path, path.stat().st_size // 2, length)
+
+
+def damage(path: Path, offset: int, length: int = 16) -> str:
+    """Invert `length` bytes from `offset` in place; return the new sha256."""
+    data = bytearray(path.read_bytes())
+    data[offset : offset + length] = bytes(b ^ 0xFF for b in data[offset : offset + length])
+    path.write_bytes(bytes(data))
+    return sha256_file(path)
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

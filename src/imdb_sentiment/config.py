@@ -55,11 +55,52 @@ class PrepareParams:
 class ValidateParams:
     # Expected reviews per (split, label) in the raw table: 12,500 for aclImdb v1.
     reviews_per_split_label: int
+    # Bounds on a raw review's length in characters.
+    min_chars: int
+    max_chars: int
+    # Most reviews whose exact text is in both train and test (counting both copies).
+    max_cross_split_duplicates: int
+    # Per prepared split: most padding per position, most OOV ids per word position, and
+    # how far the share of positives may stray from 0.5.
+    max_pad_fraction: float
+    max_oov_rate: float
+    label_balance_tolerance: float
+    # Train vs test: most Jensen-Shannon divergence (bits) of token ids and of review lengths.
+    max_js_tokens: float
+    max_js_lengths: float
+    # Review lengths (tokens) are binned [0, width), [width, 2 width), ... up to the limit.
+    length_bin_width: int
+    length_bin_limit: int
+    # How many of the tokens that moved most between train and test to report.
+    top_moved_tokens: int
 
     def __post_init__(self) -> None:
         _require(
             self.reviews_per_split_label > 0, "validate.reviews_per_split_label", "a positive int"
         )
+        _require(self.min_chars > 0, "validate.min_chars", "a positive integer")
+        _require(
+            self.max_chars > self.min_chars, "validate.max_chars", "an int > validate.min_chars"
+        )
+        _require(
+            self.max_cross_split_duplicates >= 0,
+            "validate.max_cross_split_duplicates",
+            "an integer >= 0",
+        )
+        for key in ("max_pad_fraction", "max_oov_rate", "max_js_tokens", "max_js_lengths"):
+            _require(0 < getattr(self, key) <= 1, f"validate.{key}", "a number in (0, 1]")
+        _require(
+            0 <= self.label_balance_tolerance < 0.5,
+            "validate.label_balance_tolerance",
+            "a number in [0, 0.5)",
+        )
+        _require(self.length_bin_width > 0, "validate.length_bin_width", "a positive integer")
+        _require(
+            self.length_bin_limit > 0 and self.length_bin_limit % self.length_bin_width == 0,
+            "validate.length_bin_limit",
+            "a positive multiple of validate.length_bin_width",
+        )
+        _require(self.top_moved_tokens > 0, "validate.top_moved_tokens", "a positive integer")
 
 
 @dataclasses.dataclass(frozen=True)

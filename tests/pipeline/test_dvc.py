@@ -60,6 +60,34 @@ def repo(tmp_path: Path, archives: dict) -> tuple[Path, dict[str, str]]:
     return root, env
 
 
+def workspace_state(root: Path, env: dict[str, str]) -> tuple[str, str, dict[str, bytes]]:
+    """DVC's view, git's view (ignored files included) and the bytes of every data file."""
+    data = {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted((root / "data").rglob("*"))
+        if p.is_file()
+    }
+    return (
+        sh(["dvc", "status", "--json"], root, env),
+        # .dvc/tmp holds DVC's own locks and indexes, which change on every call.
+        sh(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--ignored",
+                "--untracked-files=all",
+                "--",
+                ".",
+                ":!.dvc",
+            ],
+            root,
+            env,
+        ),
+        data,
+    )
+
+
 def wait_for_queue(root: Path, env: dict[str, str], timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -86,6 +114,19 @@ def test_repro_is_idempotent_and_experiments_land_in_one_store(
     again = sh(["dvc", "repro"], root, env)
     assert "Data and pipelines are up to date" in again
     assert time.monotonic() - start < 30
+
+    # A failed re-run (here: the wrong archive) must leave the workspace exactly as it was.
+    before = workspace_state(root, env)
+    bad = subprocess.run(
+        ["dvc", "repro", "--force", "--single-item", "download"],
+        cwd=root,
+        env={**env, "IMDB_SHA256": "f" * 64},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode != 0 and "sha256 mismatch" in bad.stderr + bad.stdout
+    assert workspace_state(root, env) == before
 
     sh(["dvc", "exp", "run", "-n", "one-epoch", "-S", "train.fit.epochs=1"], root, env)
     sh(["dvc", "exp", "run", "--queue", "-n", "queued", "-S", "base.seed=7"], root, env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -76,6 +77,8 @@ def workspace(tmp_path: Path, mirror: Path, params_file: Path) -> dict[str, Path
         "prepared": tmp_path / "data" / "prepared",
         "validation": tmp_path / "reports" / "validation.json",
         "docs": tmp_path / "reports" / "data_docs",
+        "drift": tmp_path / "reports" / "drift.json",
+        "drift_tokens": tmp_path / "reports" / "drift_top_tokens.json",
         "model": tmp_path / "models" / "model.keras",
         "run": tmp_path / "models" / "run.json",
         "train_metrics": tmp_path / "reports" / "train_metrics.json",
@@ -102,6 +105,8 @@ def run_validate(p: dict[str, Path]) -> int:
             prepared="prepared",
             report="validation",
             docs="docs",
+            drift="drift",
+            **{"drift-tokens": "drift_tokens"},
         )
     )
 
@@ -127,17 +132,47 @@ def test_validate_passes_good_data_and_stops_bad_data(
     assert report["success"] is True
     assert set(report["suites"]) == {"raw_reviews", "sequences"}
     assert (workspace["docs"] / "index.html").is_file()
+    drift = json.loads(workspace["drift"].read_text())
+    assert 0 <= drift["js_tokens"] <= 1 and 0 <= drift["js_lengths"] <= 1
+    assert drift["cross_split_duplicates"] == 0
+    for key in ("oov_rate", "pad_fraction", "positive_share"):
+        assert set(drift[key]) == {"train", "val", "test"}, key
+    assert drift["positive_share"]["test"] == 0.5
+    moved = json.loads(workspace["drift_tokens"].read_text())
+    assert moved and {"token", "train_frequency", "test_frequency"} <= set(moved[0])
 
     reviews = pd.read_parquet(workspace["reviews"])
     reviews.loc[0, "rating"] = 10  # a negative review with ten stars
     reviews.to_parquet(workspace["reviews"])
+    reports = ("validation", "drift", "drift_tokens", "docs")
+    shutil.rmtree(workspace["docs"])
+    for name in reports[:-1]:
+        workspace[name].unlink()
     assert run_validate(workspace) == 1
     err = capsys.readouterr().err
-    assert "expectation(s) failed" in err and "rating" in err
+    assert "check(s) failed" in err and "rating" in err
     assert json.loads(workspace["validation"].read_text())["success"] is False
+    # The reports that explain the failure are written all the same.
+    assert all(workspace[name].exists() for name in reports)
+    assert (workspace["docs"] / "index.html").is_file()
     # train refuses to start on data that failed validation.
     assert run_train(workspace) == 1
     assert not workspace["model"].exists()
+
+
+def test_validate_fails_on_drift_above_its_threshold_and_still_reports_it(
+    workspace: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = yaml.safe_load(workspace["params"].read_text())
+    params["validate"]["max_js_tokens"] = 0.001  # the tiny splits differ by more than this
+    workspace["params"].write_text(yaml.safe_dump(params))
+    assert run_validate(workspace) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "js_tokens" in errors[0] and "max_js_tokens" in errors[0]
+    report = json.loads(workspace["validation"].read_text())
+    assert report["success"] is False
+    assert [f.split()[:2] for f in report["failures"]] == [["drift:", "js_tokens"]]
+    assert json.loads(workspace["drift"].read_text())["js_tokens"] > 0.001
 
 
 def run_train(p: dict[str, Path]) -> int:

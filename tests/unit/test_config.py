@@ -9,6 +9,7 @@ from imdb_sentiment.config import (
     ConfigError,
     PrepareParams,
     TrainParams,
+    ValidateParams,
     load_params,
     load_section,
 )
@@ -91,6 +92,47 @@ def test_out_of_range_train_values_name_the_key(group: str, key: str, value: obj
     params["train"][group][key] = value
     with pytest.raises(ConfigError, match=rf"'train\.{group}\.{key}' must be"):
         load_section(params, "train", TrainParams)
+
+
+def test_repository_validate_params_load() -> None:
+    cfg = load_section(repo_params(), "validate", ValidateParams)
+    assert cfg.reviews_per_split_label == 12500
+    assert cfg.min_chars < cfg.max_chars
+    assert 0 < cfg.max_js_tokens <= 1 and 0 < cfg.max_js_lengths <= 1
+
+
+def test_missing_validate_threshold_is_named() -> None:
+    params = repo_params()
+    del params["validate"]["max_js_lengths"]
+    with pytest.raises(ConfigError, match=r"missing key 'validate\.max_js_lengths'"):
+        load_section(params, "validate", ValidateParams)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("reviews_per_split_label", 0),
+        ("min_chars", 0),
+        ("max_chars", 10),  # not above min_chars (10)
+        ("max_cross_split_duplicates", -1),
+        ("max_pad_fraction", 0),
+        ("max_oov_rate", 1.5),
+        ("label_balance_tolerance", 0.5),
+        ("label_balance_tolerance", -0.1),
+        ("max_js_tokens", 0),
+        ("max_js_lengths", 1.01),
+        ("length_bin_width", 0),
+        ("length_bin_limit", 1010),  # not a multiple of length_bin_width (25)
+        ("top_moved_tokens", 0),
+    ],
+)
+def test_out_of_range_validate_values_name_the_key(key: str, value: object) -> None:
+    params = repo_params()
+    params["validate"]["min_chars"] = 10
+    params["validate"]["length_bin_width"] = 25
+    params["validate"][key] = value
+    with pytest.raises(ConfigError, match=rf"'validate\.{key}' must be"):
+        load_section(params, "validate", ValidateParams)
 
 
 def test_missing_section_and_missing_file(tmp_path: Path) -> None:
