@@ -13,11 +13,11 @@ from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import ValidateParams, load_params, load_section
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.io import atomic_dir, read_json, write_json
+from imdb_sentiment.split_drift import measure_drift
 from imdb_sentiment.validation import (
     collect_failures,
     drift_metrics,
     load_encoded_splits,
-    measure_drift,
     raw_review_expectations,
     raw_review_frame,
     run_suites,

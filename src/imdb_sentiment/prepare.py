@@ -38,6 +38,10 @@ class ReviewsTableError(PipelineError):
     """The reviews table is unreadable or not the one `download` writes."""
 
 
+class PreparedDataError(PipelineError):
+    """The prepared arrays cannot be read as sequences of the reviews table."""
+
+
 def load_reviews(path: Path) -> pd.DataFrame:
     try:
         reviews = pd.read_parquet(path)
