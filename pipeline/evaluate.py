@@ -10,6 +10,7 @@ from pathlib import Path
 from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import EvaluateParams, load_params, load_section
 from imdb_sentiment.io import read_json, write_json
+from imdb_sentiment.runtime import select_backend
 
 log = logging.getLogger("pipeline.evaluate")
 
@@ -26,10 +27,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> None:
         cfg = load_section(load_params(args.params), "evaluate", EvaluateParams)
-        run_id = read_json(args.run)["run_id"]
+        run = read_json(args.run)
+        # The backend that trained the model also scores it (a .keras file loads in any).
+        select_backend(run["backend"])
         from imdb_sentiment.scoring import evaluate_and_log
 
-        evaluation = evaluate_and_log(args.model, args.test, run_id, cfg, args.plots)
+        evaluation = evaluate_and_log(args.model, args.test, run["run_id"], cfg, args.plots)
         write_json(args.metrics, {"test": {**evaluation.metrics, **evaluation.confusion}})
         write_json(args.plots / "roc.json", evaluation.roc)
         write_json(args.plots / "pr.json", evaluation.pr)

@@ -11,6 +11,7 @@ from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.io import read_json, write_json
+from imdb_sentiment.runtime import select_backend
 
 log = logging.getLogger("pipeline.train")
 
@@ -42,11 +43,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.validation} records failed expectations; fix the data first"
             )
         # Keras (and its backend) load only once the inputs are known to be good.
+        select_backend(cfg.runtime.backend)  # params.yaml decides, before Keras is imported
         from imdb_sentiment.experiment import train_and_log
 
         reports = [args.validation, *args.data_report]
         outcome = train_and_log(params, base.seed, cfg, args.prepared, args.model, reports)
-        write_json(args.run, {"run_id": outcome.run_id, "tracking_uri": outcome.tracking_uri})
+        run = {
+            "run_id": outcome.run_id,
+            "tracking_uri": outcome.tracking_uri,
+            "backend": cfg.runtime.backend,
+        }
+        write_json(args.run, run)
         write_json(args.metrics, outcome.summary)
         write_json(args.history, outcome.history)
         log.info("model in %s, MLflow run %s", args.model, outcome.run_id)

@@ -111,6 +111,9 @@ class ModelParams:
     kernel_size: int
     pool_size: int
     lstm_units: int
+    # Unrolled, the LSTM's 24-step loop becomes straight-line code: faster steps on a GPU,
+    # slower compilation. Same maths.
+    unroll: bool
 
     def __post_init__(self) -> None:
         for key in ("embedding_dim", "filters", "kernel_size", "pool_size", "lstm_units"):
@@ -130,10 +133,51 @@ class FitParams:
         _require(self.learning_rate > 0, "train.fit.learning_rate", "a positive number")
 
 
+BACKENDS = ("tensorflow", "jax", "torch")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeParams:
+    """How training executes; none of it changes the model's definition."""
+
+    backend: str  # the Keras backend, set before Keras is imported
+    precision: str  # a Keras dtype policy
+    jit_compile: bool | str  # "auto" lets Keras decide per backend
+    steps_per_execution: int  # train steps per compiled call: fewer host round-trips
+
+    def __post_init__(self) -> None:
+        _require(self.backend in BACKENDS, "train.runtime.backend", " or ".join(BACKENDS))
+        _require(self.precision in PRECISIONS, "train.runtime.precision", " or ".join(PRECISIONS))
+        _require(
+            isinstance(self.jit_compile, bool) or self.jit_compile == "auto",
+            "train.runtime.jit_compile",
+            'true, false or "auto"',
+        )
+        _require(
+            self.steps_per_execution > 0, "train.runtime.steps_per_execution", "a positive integer"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainParams:
     model: ModelParams
     fit: FitParams
+    runtime: RuntimeParams
+
+    def __post_init__(self) -> None:
+        # Measured on an H100 (Keras 3.15, JAX 0.11): the LSTM's scan loop fails in bfloat16
+        # with "ValueError: Unknown output type bfloat16"; unrolled, it trains.
+        _require(
+            not (
+                self.runtime.backend == "jax"
+                and self.runtime.precision == "mixed_bfloat16"
+                and not self.model.unroll
+            ),
+            "train.runtime.precision",
+            "float32 or mixed_float16 on the jax backend unless train.model.unroll is true "
+            "(Keras-JAX's LSTM loop fails in bfloat16)",
+        )
 
 
 @dataclasses.dataclass(frozen=True)

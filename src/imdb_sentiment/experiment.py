@@ -6,7 +6,9 @@ MLflow. Stage scripts call it; tests call it on tiny data.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +21,32 @@ from mlflow.models import infer_signature
 from imdb_sentiment.config import TrainParams
 from imdb_sentiment.io import atomic_path, load_split, read_json
 from imdb_sentiment.model import build_model, compile_model
-from imdb_sentiment.tracking import epoch_logger, flatten, run_tags, setup_experiment, tracking_uri
-from imdb_sentiment.training import fit_model
+from imdb_sentiment.runtime import apply_runtime
+from imdb_sentiment.tracking import (
+    BACKUP_KEY_TAG,
+    BACKUP_LOCK_TAG,
+    BACKUP_STORE_TAG,
+    backup_root,
+    backup_store_id,
+    epoch_logger,
+    fail_dead_runs,
+    file_md5,
+    flatten,
+    run_tags,
+    setup_experiment,
+    tracking_uri,
+)
+from imdb_sentiment.training import (
+    TrainingBackup,
+    TrainingDivergedError,
+    fit_model,
+    lock_is_free,
+)
 
 log = logging.getLogger(__name__)
+
+# The modules whose code decides the weights a given epoch ends with.
+_TRAINING_CODE = ("model.py", "training.py", "experiment.py")
 
 
 @dataclass(frozen=True)
@@ -45,6 +69,25 @@ def model_requirements() -> list[str]:
     return pins
 
 
+def backup_key(train_params: Any, seed: int, data_files: dict[str, Path]) -> str:
+    """A digest of everything that shapes a training run, naming its backup directory.
+
+    Only a run with the same `train` params, seed, data, training code and Keras may resume
+    another's weights: a backup from any other would load (or fail to) into a different run.
+    """
+    package = Path(__file__).parent
+    identity = {
+        "train": train_params,
+        "seed": seed,
+        "data": {name: file_md5(path) for name, path in sorted(data_files.items())},
+        "code": {name: file_md5(package / name) for name in _TRAINING_CODE},
+        "keras": importlib.metadata.version("keras"),
+        "backend": keras.backend.backend(),
+    }
+    blob = json.dumps(identity, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
 def train_and_log(
     params: dict[str, Any],
     seed: int,
@@ -57,55 +100,101 @@ def train_and_log(
 
     `data_reports` (validation results, drift, Data Docs: files or directories) are logged
     under `validation/`, so a run shows what was checked about the data it learned from.
+
+    Each epoch is backed up outside DVC's outputs; a run killed midway is resumed by the next
+    run with the same key (see `backup_key`), which first marks the dead run FAILED. The new
+    run logs every epoch, the restored ones included, so it stands alone. The backup is
+    deleted once the model is saved and logged, or when training diverges.
     """
     meta = read_json(prepared / "meta.json")
     train, val = load_split(prepared / "train.npz"), load_split(prepared / "val.npz")
+    apply_runtime(cfg.runtime)  # the dtype policy must be set before layers are built
     keras.utils.set_random_seed(seed)
     # Built before MLflow is touched: a model that cannot be built leaves no run behind.
     model = build_model(cfg.model, meta["max_features"], meta["maxlen"])
-    compile_model(model, cfg.fit)
+    compile_model(model, cfg.fit, cfg.runtime)
     uri = tracking_uri()
     experiment_id = setup_experiment(uri)
+    inputs = {name: prepared / f"{name}.npz" for name in ("train", "val")}
+    key = backup_key(params.get("train"), seed, {**inputs, "meta": prepared / "meta.json"})
+    backup = TrainingBackup(backup_root() / key)
+    store = backup_store_id(backup.directory.parent)
 
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        inputs = {name: prepared / f"{name}.npz" for name in ("train", "val")}
-        mlflow.set_tags({**run_tags(inputs), "keras.backend": keras.backend.backend()})
-        mlflow.log_params(flatten(params))
-        mlflow.log_params(
-            {
-                "data.vocab_size": meta["vocab_size"],
-                **{f"data.n_{name}": count for name, count in meta["counts"].items()},
-            }
+    with backup.lock():
+        # We hold this key's lock, so a RUNNING run with it is dead; others are if theirs is free.
+        own_lock = str(backup.lock_path)
+        dead = fail_dead_runs(
+            experiment_id,
+            store,
+            lambda lock: lock == own_lock or (bool(lock) and lock_is_free(Path(lock))),
         )
-        for name in ("vocab.json", "meta.json"):
-            mlflow.log_artifact(str(prepared / name), artifact_path="data")
-        for report in data_reports or []:
-            if report.is_dir():
-                mlflow.log_artifacts(str(report), artifact_path=f"validation/{report.name}")
-            else:
-                mlflow.log_artifact(str(report), artifact_path="validation")
+        crashed = [r.info.run_id for r in dead if r.data.tags.get(BACKUP_KEY_TAG) == key]
+        checkpoint = backup.latest()
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            mlflow.set_tags(
+                {
+                    **run_tags(inputs),
+                    "keras.backend": keras.backend.backend(),
+                    BACKUP_KEY_TAG: key,
+                    BACKUP_STORE_TAG: store,
+                    BACKUP_LOCK_TAG: own_lock,
+                    "train.initial_epoch": str(checkpoint.epoch if checkpoint else 0),
+                    **({"train.resumes_runs": ",".join(crashed)} if crashed else {}),
+                }
+            )
+            _log_inputs(params, meta, prepared, data_reports or [])
+            try:
+                result = fit_model(
+                    model, train, val, cfg.fit, callbacks=[epoch_logger()], backup=backup
+                )
+            except TrainingDivergedError:
+                backup.delete()  # its weights led to NaN: nothing worth resuming
+                raise
+            # The restored epochs were logged to the dead run; this one gets them too.
+            for epoch, row in enumerate(result.history[: result.initial_epoch], start=1):
+                mlflow.log_metrics(row, step=epoch)
+            mlflow.log_metric("fit_seconds", result.fit_seconds)
 
-        result = fit_model(model, train, val, cfg.fit, callbacks=[epoch_logger()])
-        last = result.history[-1]
-        summary = {
-            "train_loss": last["loss"],
-            "train_accuracy": last["accuracy"],
-            "val_loss": last["val_loss"],
-            "val_accuracy": last["val_accuracy"],
-            "epochs": len(result.history),
-            "fit_seconds": result.fit_seconds,
-        }
-        mlflow.log_metric("fit_seconds", result.fit_seconds)
-
-        with atomic_path(model_path) as tmp:
-            model.save(tmp)
-        sample = val[0][:8]
-        mlflow.keras.log_model(
-            model,
-            name="model",
-            signature=infer_signature(sample, model.predict(sample, verbose=0)),
-            pip_requirements=model_requirements(),
-        )
-        log.info("MLflow run %s in %s", run.info.run_id, uri)
+            with atomic_path(model_path) as tmp:
+                model.save(tmp)
+            sample = val[0][:8]
+            mlflow.keras.log_model(
+                model,
+                name="model",
+                signature=infer_signature(sample, model.predict(sample, verbose=0)),
+                pip_requirements=model_requirements(),
+            )
+        # Only now is the work safe elsewhere: a crash before this resumes from the last epoch.
+        backup.delete()
+    log.info("MLflow run %s in %s", run.info.run_id, uri)
+    last = result.history[-1]
+    summary = {
+        "train_loss": last["loss"],
+        "train_accuracy": last["accuracy"],
+        "val_loss": last["val_loss"],
+        "val_accuracy": last["val_accuracy"],
+        "epochs": len(result.history),
+        "fit_seconds": result.fit_seconds,
+    }
     history = [{"epoch": i + 1, **row} for i, row in enumerate(result.history)]
     return TrainOutcome(run.info.run_id, uri, summary, history)
+
+
+def _log_inputs(
+    params: dict[str, Any], meta: dict[str, Any], prepared: Path, data_reports: list[Path]
+) -> None:
+    """Params, data facts, vocabulary and validate's reports, into the active run."""
+    mlflow.log_params(flatten(params))
+    mlflow.log_params(
+        {
+            "data.vocab_size": meta["vocab_size"],
+            **{f"data.n_{name}": count for name, count in meta["counts"].items()},
+        }
+    )
+    for name in ("vocab.json", "meta.json"):
+        mlflow.log_artifact(str(prepared / name), artifact_path="data")
+    for report in data_reports:
+        if report.is_dir():
+            mlflow.log_artifacts(str(report), artifact_path=f"validation/{report.name}")
+        else:
+            mlflow.log_artifact(str(report), artifact_path="validation")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from imdb_sentiment.config import ConfigError, FitParams, ModelParams
+from imdb_sentiment.config import ConfigError, FitParams, ModelParams, RuntimeParams
 
 
 def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Model:
@@ -22,14 +22,26 @@ def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Mo
     x = layers.Dropout(params.dropout)(x)
     x = layers.Conv1D(params.filters, params.kernel_size, padding="valid", activation="relu")(x)
     x = layers.MaxPooling1D(params.pool_size)(x)  # (batch, (maxlen-k+1)//pool, filters)
-    x = layers.LSTM(params.lstm_units)(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="positive_probability")(x)
+    x = layers.LSTM(params.lstm_units, unroll=params.unroll)(x)
+    # float32 output whatever the dtype policy: a half-precision sigmoid saturates and its
+    # log-loss underflows.
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="positive_probability")(x)
     return keras.Model(inputs, outputs, name="conv_lstm")
 
 
-def compile_model(model: keras.Model, params: FitParams) -> None:
+def compile_model(
+    model: keras.Model, params: FitParams, runtime: RuntimeParams | None = None
+) -> None:
+    """Adam + binary cross-entropy; `runtime` adds the speed settings (Keras' own if None)."""
+    speed = {}
+    if runtime is not None:
+        speed = {
+            "jit_compile": runtime.jit_compile,
+            "steps_per_execution": runtime.steps_per_execution,
+        }
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
         loss="binary_crossentropy",
         metrics=["accuracy"],
+        **speed,
     )

@@ -6,7 +6,8 @@ import hashlib
 import logging
 import os
 import subprocess
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,13 @@ EXPERIMENT = "imdb-sentiment"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 # `dvc exp run --queue/--temp` runs stages in a copy of the repo under .dvc/tmp/exps/.
 _DVC_TEMP_EXPS = os.path.join(".dvc", "tmp", "exps")
+# Training backups: DVC's scratch space, never an output, and shared by its temp copies.
+_BACKUPS = os.path.join(".dvc", "tmp", "train-backups")
+_STORE_ID = "store-id"
+# Tags that let a later run find the attempts that died without ending their MLflow run.
+BACKUP_KEY_TAG = "train.backup_key"
+BACKUP_STORE_TAG = "train.backup_store"
+BACKUP_LOCK_TAG = "train.backup_lock"
 
 
 def project_root(cwd: Path | None = None) -> Path:
@@ -35,6 +43,53 @@ def tracking_uri(environ: Mapping[str, str] | None = None, cwd: Path | None = No
     if env.get(TRACKING_URI_ENV):
         return env[TRACKING_URI_ENV]
     return f"sqlite:///{project_root(cwd) / 'mlflow.db'}"
+
+
+def backup_root(cwd: Path | None = None) -> Path:
+    """Where training backups live: outside DVC's outputs, at the user's checkout."""
+    return project_root(cwd) / _BACKUPS
+
+
+def backup_store_id(root: Path) -> str:
+    """A random id naming the backup folder `root`, created on first use.
+
+    Runs tagged with it used lock files in this very folder (not one at the same path on
+    another machine), so only their locks say whether their process is still alive.
+    """
+    path = root / _STORE_ID
+    if not path.is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / f".{_STORE_ID}.{uuid.uuid4().hex}"
+        tmp.write_text(uuid.uuid4().hex, encoding="utf-8")
+        try:
+            os.link(tmp, path)  # fails if another process made it first: theirs wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text(encoding="utf-8").strip()
+
+
+def fail_dead_runs(experiment_id: str, store_id: str, is_dead: Callable[[str], bool]) -> list[Any]:
+    """Mark FAILED the RUNNING runs of backup store `store_id` whose process died.
+
+    A process killed outright (SIGKILL, the OOM killer, a lost machine) never ends its MLflow
+    run. `is_dead` gets a run's lock path. Returns the runs marked, as they were found.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    running = client.search_runs(
+        [experiment_id],
+        filter_string=(
+            f"attributes.status = 'RUNNING' and tags.`{BACKUP_STORE_TAG}` = '{store_id}'"
+        ),
+    )
+    dead = [run for run in running if is_dead(run.data.tags.get(BACKUP_LOCK_TAG, ""))]
+    for run in dead:
+        client.set_terminated(run.info.run_id, "FAILED")
+        log.warning("MLflow run %s died without ending: marked FAILED", run.info.run_id)
+    return dead
 
 
 def setup_experiment(uri: str, cwd: Path | None = None) -> str:

@@ -144,3 +144,40 @@ def test_missing_section_and_missing_file(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(ConfigError, match="mapping"):
         load_params(bad)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("backend", "cntk", "tensorflow or jax or torch"),
+        ("precision", "float64", "float32 or mixed_float16 or mixed_bfloat16"),
+        ("jit_compile", "yes", 'true, false or "auto"'),
+        ("steps_per_execution", 0, "a positive integer"),
+    ],
+)
+def test_runtime_values_name_the_key_and_what_is_allowed(
+    key: str, value: object, allowed: str
+) -> None:
+    params = repo_params()
+    params["train"]["runtime"][key] = value
+    with pytest.raises(ConfigError) as caught:
+        load_section(params, "train", TrainParams)
+    assert f"'train.runtime.{key}' must be {allowed}" in str(caught.value)
+
+
+def test_runtime_accepts_booleans_for_jit_compile() -> None:
+    params = repo_params()
+    params["train"]["runtime"]["jit_compile"] = False
+    assert load_section(params, "train", TrainParams).runtime.jit_compile is False
+
+
+def test_bfloat16_on_jax_needs_an_unrolled_lstm() -> None:
+    params = repo_params()
+    params["train"]["runtime"].update(backend="jax", precision="mixed_bfloat16")
+    with pytest.raises(ConfigError, match=r"'train\.runtime\.precision'.*unroll is true"):
+        load_section(params, "train", TrainParams)
+    params["train"]["model"]["unroll"] = True
+    assert load_section(params, "train", TrainParams).runtime.precision == "mixed_bfloat16"
+    params["train"]["runtime"]["backend"] = "tensorflow"
+    params["train"]["model"]["unroll"] = False
+    assert load_section(params, "train", TrainParams).model.unroll is False

@@ -1,15 +1,25 @@
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+
 import keras
 import numpy as np
 import pytest
 
-from imdb_sentiment.config import ConfigError, FitParams, ModelParams
+from imdb_sentiment.config import ConfigError, FitParams, ModelParams, RuntimeParams
 from imdb_sentiment.model import build_model, compile_model
+from imdb_sentiment.runtime import apply_runtime
 from imdb_sentiment.training import FitResult, TrainingDivergedError, fit_model
 
 SEED_MODEL = ModelParams(
-    embedding_dim=128, dropout=0.25, filters=64, kernel_size=5, pool_size=4, lstm_units=70
+    embedding_dim=128,
+    dropout=0.25,
+    filters=64,
+    kernel_size=5,
+    pool_size=4,
+    lstm_units=70,
+    unroll=False,
 )
 
 
@@ -40,7 +50,7 @@ def test_too_short_maxlen_is_a_config_error() -> None:
 
 
 TINY_MODEL = ModelParams(
-    embedding_dim=8, dropout=0.0, filters=8, kernel_size=3, pool_size=2, lstm_units=8
+    embedding_dim=8, dropout=0.0, filters=8, kernel_size=3, pool_size=2, lstm_units=8, unroll=False
 )
 
 
@@ -52,13 +62,64 @@ def toy_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def fit_tiny(epochs: int, learning_rate: float) -> FitResult:
+def fit_tiny(
+    epochs: int,
+    learning_rate: float,
+    runtime: RuntimeParams | None = None,
+    model_params: ModelParams = TINY_MODEL,
+) -> FitResult:
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    model = build_model(TINY_MODEL, max_features=20, maxlen=12)
+    model = build_model(model_params, max_features=20, maxlen=12)
     fit = FitParams(batch_size=16, epochs=epochs, learning_rate=learning_rate)
-    compile_model(model, fit)
+    compile_model(model, fit, runtime)
     return fit_model(model, toy_data(256, rng), toy_data(64, rng), fit)
+
+
+def runtime(**changes: object) -> RuntimeParams:
+    base = RuntimeParams(
+        backend="tensorflow", precision="float32", jit_compile="auto", steps_per_execution=1
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def losses(result: FitResult) -> list[float]:
+    return [epoch["loss"] for epoch in result.history]
+
+
+def test_speed_knobs_leave_the_maths_alone() -> None:
+    baseline = losses(fit_tiny(epochs=2, learning_rate=0.01))
+    for knobs in (
+        {"steps_per_execution": 4},
+        {"jit_compile": False},
+        {"jit_compile": True},
+    ):
+        np.testing.assert_allclose(
+            losses(fit_tiny(epochs=2, learning_rate=0.01, runtime=runtime(**knobs))),
+            baseline,
+            rtol=1e-4,
+            err_msg=str(knobs),
+        )
+    unrolled = dataclasses.replace(TINY_MODEL, unroll=True)
+    np.testing.assert_allclose(
+        losses(fit_tiny(epochs=2, learning_rate=0.01, model_params=unrolled)), baseline, rtol=1e-4
+    )
+
+
+@pytest.fixture
+def bfloat16_policy() -> Iterator[None]:
+    apply_runtime(runtime(precision="mixed_bfloat16"))
+    yield
+    apply_runtime(runtime())
+
+
+def test_mixed_precision_trains_with_a_float32_output(bfloat16_policy: None) -> None:
+    model = build_model(TINY_MODEL, max_features=20, maxlen=12)
+    assert model.layers[1].compute_dtype == "bfloat16"  # the embedding computes in bf16
+    assert model.output.dtype == "float32"
+    result = fit_tiny(epochs=4, learning_rate=0.01, runtime=runtime(precision="mixed_bfloat16"))
+    assert all(np.isfinite(losses(result)))
+    assert losses(result)[-1] < losses(result)[0]
 
 
 def test_training_lowers_the_loss_on_a_tiny_set() -> None:

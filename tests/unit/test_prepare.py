@@ -1,11 +1,24 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from imdb_sentiment.prepare import cap_per_split, prepare_sequences, split_validation
-from imdb_sentiment.text import OOV, START
+from imdb_sentiment.prepare import (
+    PREPARE_COLUMNS,
+    EncodedSplit,
+    PreparedData,
+    ReviewsTableError,
+    cap_per_split,
+    load_reviews,
+    prepare_sequences,
+    split_validation,
+)
+from imdb_sentiment.text import OOV, START, build_vocabulary, encode, pad_sequences, tokenize
 
 
 def reviews(n_per_group: int = 10) -> pd.DataFrame:
@@ -73,3 +86,98 @@ def test_vocabulary_sees_only_training_rows() -> None:
     train = data.splits["train"]
     label, review_id = train.y[0], train.review_id[0]
     assert f"uniqtrain{label}x{review_id}" in data.vocabulary
+
+
+def prepare_straightforwardly(
+    reviews: pd.DataFrame, max_features: int, maxlen: int, val_fraction: float, seed: int
+) -> PreparedData:
+    """`prepare_sequences` as it was first written: every review's token list held at once."""
+    tokens = [tokenize(text) for text in reviews["text"]]
+    is_train = (reviews["split"] == "train").to_numpy()
+    labels = reviews["label"].to_numpy(dtype=np.int8)
+    train_rows = np.flatnonzero(is_train)
+    train_pos, val_pos = split_validation(labels[train_rows], val_fraction, seed)
+    rows = {
+        "train": train_rows[train_pos],
+        "val": train_rows[val_pos],
+        "test": np.flatnonzero(~is_train),
+    }
+    vocabulary = build_vocabulary((tokens[i] for i in rows["train"]), max_features)
+    distinct = len({w for i in rows["train"] for w in tokens[i]})
+    splits, oov_rate = {}, {}
+    ids = reviews["review_id"].to_numpy(dtype=np.int32)
+    for name, idx in rows.items():
+        encoded = [encode(tokens[i], vocabulary) for i in idx]
+        n_words = sum(len(e) - 1 for e in encoded)
+        oov_rate[name] = sum(e.count(OOV) for e in encoded) / n_words if n_words else 0.0
+        splits[name] = EncodedSplit(pad_sequences(encoded, maxlen), labels[idx], ids[idx])
+    return PreparedData(splits, vocabulary, distinct, oov_rate)
+
+
+def varied_reviews() -> pd.DataFrame:
+    """Reviews of 0 to 15 words over a 30-word language, so rows pad, truncate and hit OOV."""
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(30)] + ["don't", "Très", "<br />"]
+    rows = []
+    for split in ("train", "test"):
+        for label in (0, 1):
+            for i in range(25):
+                n = int(rng.integers(0, 16))
+                text = " ".join(rng.choice(words, size=n).tolist())
+                rows.append((split, label, 8 if label else 2, 100 * label + i, text))
+    return pd.DataFrame(rows, columns=["split", "label", "rating", "review_id", "text"])
+
+
+@pytest.mark.parametrize("max_reviews", [None, 31])
+def test_prepare_sequences_matches_the_straightforward_path(max_reviews: int | None) -> None:
+    frame = cap_per_split(varied_reviews(), max_reviews, seed=5)
+    got = prepare_sequences(frame, max_features=15, maxlen=8, val_fraction=0.2, seed=5)
+    want = prepare_straightforwardly(frame, max_features=15, maxlen=8, val_fraction=0.2, seed=5)
+    assert got.vocabulary == want.vocabulary
+    assert list(got.vocabulary.items()) == list(want.vocabulary.items())  # same JSON order
+    assert got.distinct_train_words == want.distinct_train_words
+    assert got.oov_rate == want.oov_rate  # exactly: the same integer ratios
+    assert list(got.splits) == list(want.splits)
+    for name, split in got.splits.items():
+        for field in ("x", "y", "review_id"):
+            mine, theirs = getattr(split, field), getattr(want.splits[name], field)
+            assert mine.dtype == theirs.dtype, (name, field)
+            np.testing.assert_array_equal(mine, theirs, err_msg=f"{name}.{field}")
+    x = np.concatenate([s.x for s in got.splits.values()])
+    # The data exercises every case: padding, a kept start mark, truncation, OOV.
+    assert (x[:, 0] == 0).any() and (x == START).any() and (x[:, 0] > START).any()
+    assert (x == OOV).any()
+
+
+def write_table(path: Path, columns: dict[str, pa.Array]) -> Path:
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def test_load_reviews_reads_the_columns_prepare_uses(tmp_path: Path) -> None:
+    path = write_table(
+        tmp_path / "reviews.parquet",
+        {
+            "split": pa.array(["train", "test"]),
+            "label": pa.array([0, 1], pa.int8()),
+            "rating": pa.array([2, 9], pa.int8()),
+            "review_id": pa.array([7, 8], pa.int32()),
+            "text": pa.array(["bad", "good"]),
+        },
+    )
+    reviews = load_reviews(path)
+    assert list(reviews.columns) == PREPARE_COLUMNS
+    assert reviews["text"].tolist() == ["bad", "good"]
+    assert reviews["review_id"].dtype == np.int32 and reviews["label"].dtype == np.int8
+
+
+def test_load_reviews_rejects_other_tables(tmp_path: Path) -> None:
+    wrong = write_table(tmp_path / "wrong.parquet", {"text": pa.array(["bad"])})
+    with pytest.raises(ReviewsTableError, match="has columns"):
+        load_reviews(wrong)
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"PAR1 not a table")
+    with pytest.raises(ReviewsTableError, match="not a readable parquet table"):
+        load_reviews(corrupt)
+    with pytest.raises(FileNotFoundError):
+        load_reviews(tmp_path / "missing.parquet")

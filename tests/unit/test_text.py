@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
+from imdb_sentiment import text as text_module
 from imdb_sentiment.text import (
     INDEX_FROM,
     OOV,
     PAD,
     START,
     build_vocabulary,
+    collect_tails,
     encode,
     pad_sequences,
+    rank_vocabulary,
     tokenize,
 )
 
@@ -64,3 +69,64 @@ def test_pad_sequences_matches_keras() -> None:
     seqs = [rng.integers(1, 50, size=n).tolist() for n in (0, 1, 7, 10, 13)]
     expected = keras.utils.pad_sequences(seqs, maxlen=10, dtype="int32")
     np.testing.assert_array_equal(pad_sequences(seqs, 10), expected)
+
+
+def test_rank_vocabulary_ranks_counts_as_build_vocabulary_does() -> None:
+    docs = [["b", "a", "c"], ["a", "c"], ["a", "d"], ["e"]]
+    counts = Counter(word for doc in docs for word in doc)
+    for max_features in (0, INDEX_FROM, INDEX_FROM + 2, 100):
+        assert rank_vocabulary(counts, max_features) == build_vocabulary(docs, max_features)
+
+
+TEXTS = [
+    "Great film, great cast.<br /><br />Loved it!",  # padded
+    "",  # nothing but the start mark
+    "one two three four five six",  # exactly maxlen tokens: the start mark is cut
+    "one two three four five",  # maxlen - 1 tokens: the start mark just fits
+    "A plot I didn't follow at all, and a dull ending that ran long.",  # truncated
+    "Très bien: a great, great film",
+    "zzz unheard-of words",  # out of vocabulary
+]
+
+
+def straightforward(texts: list[str], vocabulary: dict[str, int], maxlen: int) -> np.ndarray:
+    return pad_sequences([encode(tokenize(text), vocabulary) for text in texts], maxlen)
+
+
+@pytest.mark.parametrize("texts_per_count", [1, 2, 1000])
+def test_collect_tails_encodes_as_encode_and_pad_sequences(
+    texts_per_count: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(text_module, "_TEXTS_PER_COUNT", texts_per_count)
+    groups = [0, 1, 0, 1, 0, 2, 1]
+    tails = collect_tails(TEXTS, groups, n_groups=4, maxlen=6)
+    for group in range(4):
+        members = [tokenize(t) for t, g in zip(TEXTS, groups, strict=True) if g == group]
+        assert tails.word_counts(group) == Counter(w for tokens in members for w in tokens)
+    assert tails.word_counts(3) == Counter()
+    vocabulary = rank_vocabulary(tails.word_counts(0), max_features=10)  # group 0 only
+    expected = straightforward(TEXTS, vocabulary, maxlen=6)
+    encoded = tails.encode(vocabulary)
+    assert encoded.dtype == np.int32
+    np.testing.assert_array_equal(encoded, expected)
+    # The cases the texts are there for: padding, the start mark, truncation, OOV.
+    assert encoded[1].tolist() == [PAD] * 5 + [START]
+    assert encoded[2, 0] != START and encoded[3, 0] == START
+    assert (encoded == OOV).any() and (encoded[:, 0] == PAD).any()
+
+
+def test_collect_tails_with_a_full_vocabulary_matches_keras() -> None:
+    keras = pytest.importorskip("keras")
+    tails = collect_tails(TEXTS, [0] * len(TEXTS), n_groups=1, maxlen=4)
+    vocabulary = rank_vocabulary(tails.word_counts(0), max_features=1000)
+    sequences = [encode(tokenize(text), vocabulary) for text in TEXTS]
+    expected = keras.utils.pad_sequences(sequences, maxlen=4, dtype="int32")
+    np.testing.assert_array_equal(tails.encode(vocabulary), expected)
+    assert not (tails.encode(vocabulary) == OOV).any()
+
+
+def test_collect_tails_rejects_a_bad_maxlen_or_mismatched_groups() -> None:
+    with pytest.raises(ValueError, match="maxlen"):
+        collect_tails(["a b"], [0], n_groups=1, maxlen=0)
+    with pytest.raises(ValueError):
+        collect_tails(["a b", "c"], [0], n_groups=1, maxlen=3)

@@ -2,7 +2,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imdb_sentiment.tracking import file_md5, flatten, project_root, tracking_uri
+import mlflow
+import pytest
+
+from imdb_sentiment.tracking import (
+    BACKUP_LOCK_TAG,
+    BACKUP_STORE_TAG,
+    backup_root,
+    backup_store_id,
+    fail_dead_runs,
+    file_md5,
+    flatten,
+    project_root,
+    setup_experiment,
+    tracking_uri,
+)
 
 
 def test_project_root_sees_through_dvc_temp_copies(tmp_path: Path) -> None:
@@ -33,3 +47,45 @@ def test_file_md5_matches_known_digest(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"abc")
     assert file_md5(path) == "900150983cd24fb0d6963f7d28e17f72"
+
+
+def test_backups_live_at_the_real_checkout_outside_dvc_outputs(tmp_path: Path) -> None:
+    temp_copy = tmp_path / "repo" / ".dvc" / "tmp" / "exps" / "tmpab12"
+    temp_copy.mkdir(parents=True)
+    expected = (tmp_path / "repo").resolve() / ".dvc" / "tmp" / "train-backups"
+    assert backup_root(temp_copy) == expected
+    assert backup_root(tmp_path / "repo") == expected
+
+
+def test_backup_store_id_is_made_once_and_kept(tmp_path: Path) -> None:
+    root = tmp_path / "backups"
+    first = backup_store_id(root)
+    assert len(first) == 32 and backup_store_id(root) == first
+    assert [p.name for p in root.iterdir()] == ["store-id"]
+    assert backup_store_id(tmp_path / "elsewhere") != first
+
+
+def test_fail_dead_runs_marks_only_dead_running_runs_of_this_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_id = setup_experiment(f"sqlite:///{tmp_path / 'mlflow.db'}", cwd=tmp_path)
+    client = mlflow.MlflowClient()
+
+    def run(store: str, lock: str, finished: bool = False) -> str:
+        tags = {BACKUP_STORE_TAG: store, BACKUP_LOCK_TAG: lock}
+        run_id = client.create_run(experiment_id, tags=tags).info.run_id
+        if finished:
+            client.set_terminated(run_id)
+        return run_id
+
+    dead, alive = run("here", "/dead.lock"), run("here", "/alive.lock")
+    done, other_store = run("here", "/dead.lock", finished=True), run("there", "/dead.lock")
+    marked = fail_dead_runs(experiment_id, "here", lambda lock: lock == "/dead.lock")
+    assert [r.info.run_id for r in marked] == [dead]
+    status = {run_id: client.get_run(run_id).info.status for run_id in (dead, alive, done)}
+    assert status == {dead: "FAILED", alive: "RUNNING", done: "FINISHED"}
+    assert client.get_run(other_store).info.status == "RUNNING"
+    # Already FAILED runs are not touched again.
+    again = fail_dead_runs(experiment_id, "here", lambda lock: True)
+    assert [r.info.run_id for r in again] == [alive]

@@ -1,0 +1,164 @@
+"""Train-stage code path vs a bare Keras loop: same model, data, config and machine.
+
+Run by hand from the repository root after `dvc repro` (it reads data/prepared):
+
+    python benchmarks/train_overhead.py
+
+Each variant runs in its own process (fresh Keras, its own peak RSS): "bare" is the Keras
+example written out plainly (Sequential, compile, fit); "pipeline" is `train_and_log`, the
+train stage's code (params, MLflow tracking into a temporary store, model saving).
+Prints per-epoch times, throughput, peak memory and the pipeline/bare ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VARIANTS = ("bare", "pipeline")
+
+
+def run_bare(prepared: Path, params_path: Path) -> dict[str, object]:
+    import keras
+
+    from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
+    from imdb_sentiment.io import load_split, read_json
+
+    params = load_params(params_path)
+    cfg = load_section(params, "train", TrainParams)
+    m, fit = cfg.model, cfg.fit
+    meta = read_json(prepared / "meta.json")
+    (x, y), val = load_split(prepared / "train.npz"), load_split(prepared / "val.npz")
+    keras.utils.set_random_seed(load_section(params, "base", BaseParams).seed)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(meta["maxlen"],), dtype="int32"),
+            keras.layers.Embedding(meta["max_features"], m.embedding_dim),
+            keras.layers.Dropout(m.dropout),
+            keras.layers.Conv1D(m.filters, m.kernel_size, activation="relu"),
+            keras.layers.MaxPooling1D(m.pool_size),
+            keras.layers.LSTM(m.lstm_units),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(fit.learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    times: list[float] = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            times.append(time.perf_counter() - self.start)
+
+    start = time.perf_counter()
+    history = model.fit(
+        x,
+        y,
+        batch_size=fit.batch_size,
+        epochs=fit.epochs,
+        validation_data=val,
+        callbacks=[Timer()],
+        verbose=2,
+    )
+    return {
+        "fit_seconds": time.perf_counter() - start,
+        "epoch_seconds": times,
+        "val_accuracy": history.history["val_accuracy"][-1],
+        "n_train": len(y),
+    }
+
+
+def run_pipeline(prepared: Path, params_path: Path) -> dict[str, object]:
+    from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
+    from imdb_sentiment.experiment import train_and_log
+
+    params = load_params(params_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+        start = time.perf_counter()
+        outcome = train_and_log(
+            params,
+            load_section(params, "base", BaseParams).seed,
+            load_section(params, "train", TrainParams),
+            prepared,
+            Path(tmp) / "model.keras",
+        )
+        total = time.perf_counter() - start
+    return {
+        "fit_seconds": outcome.summary["fit_seconds"],
+        "stage_seconds": total,
+        "epoch_seconds": [row["epoch_seconds"] for row in outcome.history],
+        "val_accuracy": outcome.summary["val_accuracy"],
+    }
+
+
+def measure(variant: str, args: argparse.Namespace) -> dict[str, object]:
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        command = [
+            sys.executable,
+            __file__,
+            "--variant",
+            variant,
+            "--prepared",
+            str(args.prepared),
+            "--params",
+            str(args.params),
+            "--out",
+            out.name,
+        ]
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        _, status, usage = os.wait4(proc.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{variant} failed")
+        result = json.loads(Path(out.name).read_text())
+    result.update(process_seconds=time.perf_counter() - start, peak_rss_mib=usage.ru_maxrss / 1024)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--prepared", type=Path, default=Path("data/prepared"))
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.variant:  # child process: run one variant, report as JSON
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+        run = run_bare if args.variant == "bare" else run_pipeline
+        args.out.write_text(json.dumps(run(args.prepared, args.params)))
+        return
+    results = {variant: measure(variant, args) for variant in VARIANTS}
+    n_train = results["bare"]["n_train"]
+    print(
+        "\n| variant | fit (s) | epochs (s) | reviews/s (last epoch) | peak RSS (MiB) | "
+        "process (s) | val acc |\n|---|---:|---|---:|---:|---:|---:|"
+    )
+    for name, r in results.items():
+        epochs = r["epoch_seconds"]
+        print(
+            f"| {name} | {r['fit_seconds']:.1f} | {', '.join(f'{e:.1f}' for e in epochs)} | "
+            f"{n_train / epochs[-1]:,.0f} | {r['peak_rss_mib']:,.0f} | "
+            f"{r['process_seconds']:.1f} | {r['val_accuracy']:.4f} |"
+        )
+    bare, pipe = results["bare"], results["pipeline"]
+    print(
+        f"\nratio pipeline/bare: fit {pipe['fit_seconds'] / bare['fit_seconds']:.3f}, "
+        f"per epoch {sum(pipe['epoch_seconds']) / sum(bare['epoch_seconds']):.3f}, "
+        f"peak RSS {pipe['peak_rss_mib'] / bare['peak_rss_mib']:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

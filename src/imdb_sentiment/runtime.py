@@ -1,0 +1,34 @@
+"""Choose the Keras backend and dtype policy: process-wide settings, so set once, early."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from imdb_sentiment.config import ConfigError, RuntimeParams
+
+BACKEND_ENV = "KERAS_BACKEND"
+
+
+def select_backend(backend: str) -> None:
+    """Make `backend` the one Keras loads; it must run before `import keras`.
+
+    params.yaml decides, not the environment, so DVC knows which backend trained a model.
+    """
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != backend:
+            raise ConfigError(
+                f"Keras is already loaded with backend {keras.backend.backend()!r}; "
+                f"train.runtime.backend={backend!r} must be chosen before Keras is imported"
+            )
+        return
+    os.environ[BACKEND_ENV] = backend
+
+
+def apply_runtime(runtime: RuntimeParams) -> None:
+    """Set the dtype policy that layers built from now on will use."""
+    import keras
+
+    keras.mixed_precision.set_global_policy(runtime.precision)
