@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
 import os
@@ -137,11 +138,19 @@ def run_tags(data_files: Mapping[str, Path], cwd: Path | None = None) -> dict[st
     exp_name = os.environ.get("DVC_EXP_NAME")
     if exp_name:
         tags["dvc.exp_name"] = exp_name
-        tags["mlflow.runName"] = exp_name
+    # MLflow's generated names come from `random`, which training seeds: every run would be
+    # called the same. The DVC experiment's name, or the commit and time, tell runs apart.
+    tags["mlflow.runName"] = exp_name or workspace_run_name(commit)
     baseline = os.environ.get("DVC_EXP_BASELINE_REV")
     if baseline:
         tags["dvc.baseline_rev"] = baseline
     return tags
+
+
+def workspace_run_name(commit: str) -> str:
+    """`workspace-<short commit>-<UTC time>` for runs outside `dvc exp run`."""
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    return "-".join(part for part in ("workspace", commit[:7], stamp) if part)
 
 
 def _git(args: list[str], cwd: Path | None) -> str:

@@ -221,6 +221,8 @@ def test_train_and_evaluate_track_one_complete_mlflow_run(
     run_id = json.loads(workspace["run"].read_text())["run_id"]
     run = mlflow.get_run(run_id)
     assert run.info.status == "FINISHED"
+    # Not MLflow's seeded random name, which would repeat for every run.
+    assert run.info.run_name.startswith("workspace-")
     assert mlflow.get_experiment(run.info.experiment_id).name == "imdb-sentiment"
     assert run.data.params["train.fit.batch_size"] == "8"
     assert run.data.params["prepare.maxlen"] == "24"

@@ -89,3 +89,12 @@ def test_fail_dead_runs_marks_only_dead_running_runs_of_this_store(
     # Already FAILED runs are not touched again.
     again = fail_dead_runs(experiment_id, "here", lambda lock: True)
     assert [r.info.run_id for r in again] == [alive]
+
+
+def test_workspace_runs_get_distinct_readable_names() -> None:
+    import re
+
+    from imdb_sentiment.tracking import workspace_run_name
+
+    assert re.fullmatch(r"workspace-abcdef1-\d{8}-\d{6}", workspace_run_name("abcdef1234"))
+    assert re.fullmatch(r"workspace-\d{8}-\d{6}", workspace_run_name(""))
