@@ -1,4 +1,5 @@
-"""Stage `evaluate`: score the model on the test split; write DVC metrics/plots; log to MLflow."""
+"""Stage `evaluate`: score the model on the test split, write DVC metrics and plots, and log
+them with the raw-text model to the training run in MLflow."""
 
 from __future__ import annotations
 
@@ -23,6 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, required=True, help="train's run JSON")
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--plots", type=Path, required=True, help="directory for curves")
+    parser.add_argument("--vocab", type=Path, required=True, help="prepare's vocab.json")
+    parser.add_argument(
+        "--text-model", type=Path, required=True, help="JSON naming the logged raw-text model"
+    )
+    parser.add_argument(
+        "--lineage",
+        type=Path,
+        action="append",
+        default=[],
+        help="an upstream output whose md5 to tag the run with (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     def body() -> None:
@@ -32,10 +44,21 @@ def main(argv: list[str] | None = None) -> int:
         select_backend(run["backend"])
         from imdb_sentiment.scoring import evaluate_and_log
 
-        evaluation = evaluate_and_log(args.model, args.test, run["run_id"], cfg, args.plots)
+        scored = evaluate_and_log(
+            args.model, args.test, run["run_id"], cfg, args.plots, args.vocab, args.lineage
+        )
+        evaluation = scored.evaluation
         write_json(args.metrics, {"test": {**evaluation.metrics, **evaluation.confusion}})
         write_json(args.plots / "roc.json", evaluation.roc)
         write_json(args.plots / "pr.json", evaluation.pr)
+        write_json(
+            args.text_model,
+            {
+                "run_id": run["run_id"],
+                "model_uri": scored.text_model_uri,
+                "test_accuracy": evaluation.metrics["accuracy"],
+            },
+        )
         log.info("test accuracy %.4f; metrics in %s", evaluation.metrics["accuracy"], args.metrics)
 
     return run_stage("evaluate", body)

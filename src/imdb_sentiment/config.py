@@ -135,6 +135,8 @@ class FitParams:
 
 BACKENDS = ("tensorflow", "jax", "torch")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# One device; every device of this host; every device of several hosts (see distribution.py).
+DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,8 +166,19 @@ class TrainParams:
     model: ModelParams
     fit: FitParams
     runtime: RuntimeParams
+    # Data parallelism; fit.batch_size stays the global batch that the replicas share.
+    distribution: str
 
     def __post_init__(self) -> None:
+        _require(
+            self.distribution in DISTRIBUTIONS, "train.distribution", " or ".join(DISTRIBUTIONS)
+        )
+        # Keras 3.15 distributes only on tensorflow (tf.distribute) and jax (keras.distribution).
+        _require(
+            self.distribution == "none" or self.runtime.backend != "torch",
+            "train.distribution",
+            "none on the torch backend (Keras distributes training on tensorflow and jax only)",
+        )
         # Measured on an H100 (Keras 3.15, JAX 0.11): the LSTM's scan loop fails in bfloat16
         # with "ValueError: Unknown output type bfloat16"; unrolled, it trains.
         _require(
@@ -189,6 +202,18 @@ class EvaluateParams:
     def __post_init__(self) -> None:
         _require(self.batch_size > 0, "evaluate.batch_size", "a positive integer")
         _require(0 < self.threshold < 1, "evaluate.threshold", "a number in (0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class PromoteParams:
+    # McNemar's exact test on the paired test predictions must give p below this...
+    alpha: float
+    # ...and the challenger's test accuracy must beat the champion's by at least this.
+    min_accuracy_gain: float
+
+    def __post_init__(self) -> None:
+        _require(0 < self.alpha < 1, "promote.alpha", "a number in (0, 1)")
+        _require(0 <= self.min_accuracy_gain < 1, "promote.min_accuracy_gain", "a number in [0, 1)")
 
 
 def _require(ok: bool, key: str, allowed: str) -> None:

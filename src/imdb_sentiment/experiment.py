@@ -16,9 +16,18 @@ from typing import Any
 
 import keras
 import mlflow
+import numpy as np
 from mlflow.models import infer_signature
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
 from imdb_sentiment.config import TrainParams
+from imdb_sentiment.distribution import (
+    Replicas,
+    check_workers_agree,
+    local_fit_params,
+    shard_split,
+    start_replicas,
+)
 from imdb_sentiment.io import atomic_path, load_split, read_json
 from imdb_sentiment.model import build_model, compile_model
 from imdb_sentiment.runtime import apply_runtime
@@ -32,6 +41,7 @@ from imdb_sentiment.tracking import (
     fail_dead_runs,
     file_md5,
     flatten,
+    run_description,
     run_tags,
     setup_experiment,
     tracking_uri,
@@ -46,7 +56,7 @@ from imdb_sentiment.training import (
 log = logging.getLogger(__name__)
 
 # The modules whose code decides the weights a given epoch ends with.
-_TRAINING_CODE = ("model.py", "training.py", "experiment.py")
+_TRAINING_CODE = ("model.py", "training.py", "experiment.py", "distribution.py")
 
 
 @dataclass(frozen=True)
@@ -69,11 +79,14 @@ def model_requirements() -> list[str]:
     return pins
 
 
-def backup_key(train_params: Any, seed: int, data_files: dict[str, Path]) -> str:
+def backup_key(
+    train_params: Any, seed: int, data_files: dict[str, Path], replicas: Replicas
+) -> str:
     """A digest of everything that shapes a training run, naming its backup directory.
 
-    Only a run with the same `train` params, seed, data, training code and Keras may resume
-    another's weights: a backup from any other would load (or fail to) into a different run.
+    Only a run with the same `train` params, seed, data, training code, Keras and replicas
+    may resume another's weights: a backup from any other would load (or fail to) into a
+    different run. Every worker of a multi-worker run computes the same key.
     """
     package = Path(__file__).parent
     identity = {
@@ -83,6 +96,7 @@ def backup_key(train_params: Any, seed: int, data_files: dict[str, Path]) -> str
         "code": {name: file_md5(package / name) for name in _TRAINING_CODE},
         "keras": importlib.metadata.version("keras"),
         "backend": keras.backend.backend(),
+        "replicas": [replicas.count, replicas.workers],
     }
     blob = json.dumps(identity, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
@@ -107,16 +121,21 @@ def train_and_log(
     deleted once the model is saved and logged, or when training diverges.
     """
     meta = read_json(prepared / "meta.json")
-    train, val = load_split(prepared / "train.npz"), load_split(prepared / "val.npz")
     apply_runtime(cfg.runtime)  # the dtype policy must be set before layers are built
+    replicas = start_replicas(cfg.distribution)  # before the backend's first op
+    train = shard_split(replicas, load_split(prepared / "train.npz"))
+    val = shard_split(replicas, load_split(prepared / "val.npz"))
+    fit = local_fit_params(replicas, cfg.fit)
     keras.utils.set_random_seed(seed)
     # Built before MLflow is touched: a model that cannot be built leaves no run behind.
-    model = build_model(cfg.model, meta["max_features"], meta["maxlen"])
-    compile_model(model, cfg.fit, cfg.runtime)
+    with replicas.scope():
+        model = build_model(cfg.model, meta["max_features"], meta["maxlen"])
+        compile_model(model, cfg.fit, cfg.runtime)
     uri = tracking_uri()
     experiment_id = setup_experiment(uri)
     inputs = {name: prepared / f"{name}.npz" for name in ("train", "val")}
-    key = backup_key(params.get("train"), seed, {**inputs, "meta": prepared / "meta.json"})
+    data_files = {**inputs, "meta": prepared / "meta.json"}
+    key = backup_key(params.get("train"), seed, data_files, replicas)
     backup = TrainingBackup(backup_root() / key)
     store = backup_store_id(backup.directory.parent)
 
@@ -130,11 +149,23 @@ def train_and_log(
         )
         crashed = [r.info.run_id for r in dead if r.data.tags.get(BACKUP_KEY_TAG) == key]
         checkpoint = backup.latest()
+        # Each worker keeps its own backup; a worker resuming alone would wait on the others.
+        check_workers_agree(
+            replicas,
+            {
+                "the run (params, seed, data, code: backup key)": int(key[:7], 16),
+                "the epochs backed up": checkpoint.epoch if checkpoint else 0,
+            },
+            f"give every worker the same commit and data, or delete {backup.directory} on "
+            "each to train from scratch",
+        )
         with mlflow.start_run(experiment_id=experiment_id) as run:
             mlflow.set_tags(
                 {
                     **run_tags(inputs),
                     "keras.backend": keras.backend.backend(),
+                    MLFLOW_RUN_NOTE: run_description(meta["counts"]),  # the run's description
+                    "distribution.worker_index": str(replicas.worker_index),
                     BACKUP_KEY_TAG: key,
                     BACKUP_STORE_TAG: store,
                     BACKUP_LOCK_TAG: own_lock,
@@ -143,9 +174,10 @@ def train_and_log(
                 }
             )
             _log_inputs(params, meta, prepared, data_reports or [])
+            mlflow.log_params(replicas.tracking_params())
             try:
                 result = fit_model(
-                    model, train, val, cfg.fit, callbacks=[epoch_logger()], backup=backup
+                    model, train, val, fit, callbacks=[epoch_logger()], backup=backup
                 )
             except TrainingDivergedError:
                 backup.delete()  # its weights led to NaN: nothing worth resuming
@@ -161,7 +193,7 @@ def train_and_log(
             mlflow.keras.log_model(
                 model,
                 name="model",
-                signature=infer_signature(sample, model.predict(sample, verbose=0)),
+                signature=infer_signature(sample, _output_example(model, len(sample))),
                 pip_requirements=model_requirements(),
             )
         # Only now is the work safe elsewhere: a crash before this resumes from the last epoch.
@@ -180,11 +212,23 @@ def train_and_log(
     return TrainOutcome(run.info.run_id, uri, summary, history)
 
 
+def _output_example(model: keras.Model, n: int) -> np.ndarray:
+    """Zeros shaped and typed as `n` rows of the model's output: all a signature records.
+
+    Predicting instead would need the rows to split evenly over a JAX mesh, and JAX cannot
+    bring a prediction spread over several processes back to one.
+    """
+    return np.zeros((n, *model.output.shape[1:]), dtype=model.output.dtype)
+
+
 def _log_inputs(
     params: dict[str, Any], meta: dict[str, Any], prepared: Path, data_reports: list[Path]
 ) -> None:
     """Params, data facts, vocabulary and validate's reports, into the active run."""
-    mlflow.log_params(flatten(params))
+    # The run page lists params in logging order, ~15 in view: `train.*` first, not below
+    # `validate`'s thresholds, or the ones that tell runs apart look missing.
+    flat = flatten(params)
+    mlflow.log_params({**{k: v for k, v in flat.items() if k.startswith("train.")}, **flat})
     mlflow.log_params(
         {
             "data.vocab_size": meta["vocab_size"],

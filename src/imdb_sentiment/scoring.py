@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -12,14 +13,33 @@ import mlflow
 from imdb_sentiment.config import EvaluateParams
 from imdb_sentiment.evaluation import Evaluation, compute_metrics, plot_curves
 from imdb_sentiment.io import load_split, write_json
-from imdb_sentiment.tracking import setup_experiment, tracking_uri
+from imdb_sentiment.serving import log_text_model
+from imdb_sentiment.tracking import lineage_tags, setup_experiment, tracking_uri
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Scored:
+    evaluation: Evaluation
+    text_model_uri: str  # the raw-text model logged with the run
+
+
 def evaluate_and_log(
-    model_path: Path, test_path: Path, run_id: str, cfg: EvaluateParams, plots_dir: Path
-) -> Evaluation:
+    model_path: Path,
+    test_path: Path,
+    run_id: str,
+    cfg: EvaluateParams,
+    plots_dir: Path,
+    vocab: Path,
+    lineage: list[Path],
+) -> Scored:
+    """Score the model on the test split and log the results and the raw-text model.
+
+    The raw-text model is logged here, not in `train`, because the decision threshold it
+    answers with is `evaluate.threshold`: what is served is what was evaluated. `lineage`
+    files get their md5 tagged on the run (see `lineage_tags`).
+    """
     x, y = load_split(test_path)
     model = keras.saving.load_model(model_path)
     proba = model.predict(x, batch_size=cfg.batch_size, verbose=0).ravel()
@@ -37,4 +57,8 @@ def evaluate_and_log(
             for name, points in (("roc", evaluation.roc), ("pr", evaluation.pr)):
                 write_json(Path(tmp) / f"{name}.json", points)
             mlflow.log_artifacts(tmp, artifact_path="evaluation")
-    return evaluation
+        with tempfile.TemporaryDirectory() as tmp:
+            info = log_text_model(model_path, vocab, x.shape[1], cfg.threshold, Path(tmp))
+        mlflow.set_tags(lineage_tags([*lineage, model_path, test_path]))
+    log.info("raw-text model %s", info.model_uri)
+    return Scored(evaluation, info.model_uri)

@@ -46,6 +46,15 @@ def encode(tokens: list[str], vocabulary: Mapping[str, int]) -> list[int]:
     return [START, *(vocabulary.get(word, OOV) for word in tokens)]
 
 
+def encode_texts(texts: Iterable[str], vocabulary: Mapping[str, int], maxlen: int) -> np.ndarray:
+    """(n, maxlen) int32 model input for raw texts: what serving feeds the model.
+
+    The reference path that `collect_tails` reproduces in bulk for `prepare`; tests hold the
+    two equal, so a review is encoded the same in training and in serving.
+    """
+    return pad_sequences([encode(tokenize(text), vocabulary) for text in texts], maxlen)
+
+
 def pad_sequences(sequences: list[list[int]], maxlen: int) -> np.ndarray:
     """Pad and truncate at the front, as Keras does by default: the review's end is kept."""
     out = np.full((len(sequences), maxlen), PAD, dtype=np.int32)

@@ -102,9 +102,11 @@ def setup_experiment(uri: str, cwd: Path | None = None) -> str:
     if experiment is not None:
         return experiment.experiment_id
     location = None
-    if uri.startswith("sqlite:"):
+    if uri.startswith("sqlite:///"):
         # MLflow's default (./mlruns) follows the cwd: a temp-copy run would lose its artifacts.
-        location = (project_root(cwd) / "mlartifacts").as_uri()
+        # They go beside the database instead, so a store is one folder, wherever it is.
+        database = project_root(cwd) / uri.removeprefix("sqlite:///")  # absolute stays as is
+        location = (database.parent / "mlartifacts").as_uri()
     return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
 
 
@@ -126,6 +128,15 @@ def file_md5(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def lineage_tags(paths: list[Path]) -> dict[str, str]:
+    """`dvc.md5.<path>`: each file's md5, the digest dvc.lock records for that output.
+
+    Paths are as the stages name them (relative to the repository root), so a tag reads
+    like the dvc.lock line it matches.
+    """
+    return {f"dvc.md5.{path.as_posix()}": file_md5(path) for path in paths}
 
 
 def run_tags(data_files: Mapping[str, Path], cwd: Path | None = None) -> dict[str, str]:
@@ -161,6 +172,27 @@ def _git(args: list[str], cwd: Path | None) -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.stdout.strip()
+
+
+def run_description(counts: Mapping[str, int]) -> str:
+    """Markdown for the top of the run's page: what each metric measures, in which unit.
+
+    MLflow has no field for units, and its charts label the x axis "Step" with ticks such as
+    1.5, so the page says that steps are epochs. `counts` are reviews per split.
+    """
+    return (
+        f"Trained on {counts['train']:,} reviews, validated after each epoch on"
+        f" {counts['val']:,} held out of the training split; `evaluate` adds the `test_*`"
+        f" metrics, on {counts['test']:,} test reviews.\n\n"
+        "- step = epoch (1 = after the first epoch) for `loss`, `accuracy`, `val_*` and"
+        " `epoch_seconds`; every other metric is logged once, at step 0\n"
+        "- `loss`, `val_loss`, `test_loss`: binary cross-entropy, nats per review\n"
+        "- `accuracy`, `val_accuracy` and `test_accuracy`, `_precision`, `_recall`, `_f1`,"
+        " `_roc_auc`, `_pr_auc`: fractions from 0 to 1\n"
+        "- `test_tn`, `test_fp`, `test_fn`, `test_tp`: numbers of test reviews, at"
+        " `evaluate.threshold`\n"
+        "- `epoch_seconds`, `fit_seconds`: wall-clock seconds\n"
+    )
 
 
 def epoch_logger() -> Any:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import download, evaluate, prepare, train
+from pipeline import download, evaluate, prepare, promote, train
 from tests.conftest import tiny_params
 
 
@@ -90,6 +90,12 @@ CASES = [
         _set("evaluate.threshold", 1.5),
         r"'evaluate\.threshold' must be a number in \(0, 1\)",
     ),
+    ("promote", _set("promote.alpha", 0), r"'promote\.alpha' must be a number in \(0, 1\)"),
+    (
+        "promote",
+        _drop("promote.min_accuracy_gain"),
+        r"missing key 'promote\.min_accuracy_gain' \(float\)",
+    ),
 ]
 
 
@@ -148,6 +154,21 @@ def run(stage: str, tmp: Path, params: Path) -> int:
                 str(out / "h.json"),
             ]
         )
+    if stage == "promote":
+        return promote.main(
+            [
+                "--params",
+                str(params),
+                "--reviews",
+                str(tmp / "reviews.parquet"),
+                "--test",
+                str(prepared / "test.npz"),
+                "--text-model",
+                str(tmp / "text_model.json"),
+                "--report",
+                str(out / "promotion.json"),
+            ]
+        )
     return evaluate.main(
         [
             "--params",
@@ -162,6 +183,10 @@ def run(stage: str, tmp: Path, params: Path) -> int:
             str(out / "metrics.json"),
             "--plots",
             str(out / "plots"),
+            "--vocab",
+            str(prepared / "vocab.json"),
+            "--text-model",
+            str(out / "text_model.json"),
         ]
     )
 

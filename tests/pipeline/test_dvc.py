@@ -106,7 +106,23 @@ def test_repro_is_idempotent_and_experiments_land_in_one_store(
     metrics = json.loads((root / "reports" / "metrics.json").read_text())["test"]
     assert 0 <= metrics["accuracy"] <= 1
     lock = yaml.safe_load((root / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"download", "prepare", "validate", "train", "evaluate"}
+    assert set(lock["stages"]) == {
+        "download",
+        "prepare",
+        "validate",
+        "train",
+        "evaluate",
+        "promote",
+    }
+    # Lineage: the run's md5 tags are the digests dvc.lock records for the same outputs.
+    outs = {o["path"]: o["md5"] for st in lock["stages"].values() for o in st.get("outs", [])}
+    run_id = json.loads((root / "models" / "run.json").read_text())["run_id"]
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    tags = mlflow.get_run(run_id).data.tags
+    lineage = {k.removeprefix("dvc.md5."): v for k, v in tags.items() if k.startswith("dvc.md5.")}
+    assert len(lineage) == 7 and lineage.items() <= outs.items()
+    promotion = json.loads((root / "reports" / "promotion.json").read_text())
+    assert promotion["decision"] == "promoted" and promotion["challenger"]["run_id"] == run_id
     sh(["git", "add", "-A"], root, env)
     sh(["git", "commit", "-qm", "baseline run"], root, env)
 
@@ -136,7 +152,6 @@ def test_repro_is_idempotent_and_experiments_land_in_one_store(
     names = sh(["dvc", "exp", "show", "--json"], root, env)
     assert "one-epoch" in names and "queued" in names
 
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["imdb-sentiment"], output_format="list")
     by_name = {run.data.tags.get("dvc.exp_name", "workspace"): run for run in runs}
     assert set(by_name) == {"workspace", "one-epoch", "queued"}, list(by_name)
@@ -154,6 +169,14 @@ def test_repro_is_idempotent_and_experiments_land_in_one_store(
         )
         model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
         assert np.asarray(model.predict(x)).shape == (3, 1), name
+    # The workspace experiment went through the gate; the queued one was kept out of it.
+    versions = client.search_model_versions("name = 'imdb-sentiment'")
+    assert {v.run_id for v in versions} == {
+        by_name["workspace"].info.run_id,
+        by_name["one-epoch"].info.run_id,
+    }
+    assert "promotion.decision" in by_name["one-epoch"].data.tags
+    assert "promotion.decision" not in by_name["queued"].data.tags
 
 
 def test_wrong_checksum_stops_repro_without_output(repo: tuple[Path, dict[str, str]]) -> None:

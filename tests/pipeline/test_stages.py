@@ -12,12 +12,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import download, evaluate, prepare, train, validate
+from pipeline import prepare
 from tests.conftest import PER_LABEL
-
-
-def run_download(params: Path, out: Path) -> int:
-    return download.main(["--params", str(params), "--out", str(out)])
+from tests.pipeline.stages import (
+    argv,
+    run_download,
+    run_evaluate,
+    run_train,
+    run_validate,
+)
 
 
 def test_download_writes_the_same_table_from_either_layout(
@@ -66,49 +69,6 @@ def test_corrupt_archive_with_matching_checksum_writes_nothing(
     assert run_download(params_file, out) == 1
     assert "not a readable tar.gz" in capsys.readouterr().err
     assert not out.parent.exists() or not any(out.parent.iterdir())
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, mirror: Path, params_file: Path) -> dict[str, Path]:
-    """download + prepare done: the inputs validate and train need."""
-    paths = {
-        "params": params_file,
-        "reviews": tmp_path / "data" / "raw" / "reviews.parquet",
-        "prepared": tmp_path / "data" / "prepared",
-        "validation": tmp_path / "reports" / "validation.json",
-        "docs": tmp_path / "reports" / "data_docs",
-        "drift": tmp_path / "reports" / "drift.json",
-        "drift_tokens": tmp_path / "reports" / "drift_top_tokens.json",
-        "model": tmp_path / "models" / "model.keras",
-        "run": tmp_path / "models" / "run.json",
-        "train_metrics": tmp_path / "reports" / "train_metrics.json",
-        "history": tmp_path / "reports" / "plots" / "history.json",
-        "metrics": tmp_path / "reports" / "metrics.json",
-        "plots": tmp_path / "reports" / "plots",
-    }
-    assert run_download(params_file, paths["reviews"]) == 0
-    assert prepare.main(argv(paths, params="params", reviews="reviews", out="prepared")) == 0
-    return paths
-
-
-def argv(paths: dict[str, Path], **flags: str) -> list[str]:
-    """`--flag value` pairs, each value looked up in `paths` by name."""
-    return [item for flag, key in flags.items() for item in (f"--{flag}", str(paths[key]))]
-
-
-def run_validate(p: dict[str, Path]) -> int:
-    return validate.main(
-        argv(
-            p,
-            params="params",
-            reviews="reviews",
-            prepared="prepared",
-            report="validation",
-            docs="docs",
-            drift="drift",
-            **{"drift-tokens": "drift_tokens"},
-        )
-    )
 
 
 def test_prepare_writes_arrays_vocab_and_meta(workspace: dict[str, Path]) -> None:
@@ -175,32 +135,12 @@ def test_validate_fails_on_drift_above_its_threshold_and_still_reports_it(
     assert json.loads(workspace["drift"].read_text())["js_tokens"] > 0.001
 
 
-def run_train(p: dict[str, Path]) -> int:
-    return train.main(
-        argv(
-            p,
-            params="params",
-            prepared="prepared",
-            validation="validation",
-            model="model",
-            run="run",
-            metrics="train_metrics",
-            history="history",
-            **{"data-report": "docs"},
-        )
-    )
-
-
 def test_train_and_evaluate_track_one_complete_mlflow_run(
     workspace: dict[str, Path], mlflow_store: str
 ) -> None:
     assert run_validate(workspace) == 0
     assert run_train(workspace) == 0
-    workspace["test"] = workspace["prepared"] / "test.npz"
-    flags = dict(
-        params="params", test="test", model="model", run="run", metrics="metrics", plots="plots"
-    )
-    assert evaluate.main(argv(workspace, **flags)) == 0
+    assert run_evaluate(workspace) == 0
 
     metrics = json.loads(workspace["metrics"].read_text())["test"]
     assert {"accuracy", "loss", "precision", "recall", "f1", "roc_auc", "pr_auc"} <= set(metrics)

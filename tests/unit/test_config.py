@@ -171,6 +171,31 @@ def test_runtime_accepts_booleans_for_jit_compile() -> None:
     assert load_section(params, "train", TrainParams).runtime.jit_compile is False
 
 
+def test_repository_trains_on_one_device_like_the_seed() -> None:
+    assert load_section(repo_params(), "train", TrainParams).distribution == "none"
+
+
+@pytest.mark.parametrize(
+    ("backend", "distribution", "allowed"),
+    [
+        ("tensorflow", "horovod", "none or mirrored or multi_worker"),
+        ("jax", "", "none or mirrored or multi_worker"),
+        ("torch", "mirrored", "none on the torch backend"),
+    ],
+)
+def test_distribution_names_the_key_and_what_is_allowed(
+    backend: str, distribution: str, allowed: str
+) -> None:
+    params = repo_params()
+    params["train"]["runtime"]["backend"] = backend
+    params["train"]["distribution"] = distribution
+    with pytest.raises(ConfigError) as caught:
+        load_section(params, "train", TrainParams)
+    assert f"'train.distribution' must be {allowed}" in str(caught.value)
+    params["train"]["distribution"] = "none"
+    assert load_section(params, "train", TrainParams).distribution == "none"
+
+
 def test_bfloat16_on_jax_needs_an_unrolled_lstm() -> None:
     params = repo_params()
     params["train"]["runtime"].update(backend="jax", precision="mixed_bfloat16")

@@ -14,14 +14,18 @@ STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
 def library_modules(path: Path, seen: set[str] | None = None) -> set[str]:
-    """src/ files imported by `path`, transitively."""
+    """src/ files imported by `path`, transitively; also files it names (MLflow runs those)."""
     seen = set() if seen is None else seen
     for node in ast.walk(ast.parse(path.read_text())):
+        module = None
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("imdb_sentiment."):
             module = "src/" + node.module.replace(".", "/") + ".py"
-            if module not in seen:
-                seen.add(module)
-                library_modules(REPO / module, seen)
+        elif isinstance(node, ast.Constant) and str(node.value).endswith(".py"):
+            named = f"src/imdb_sentiment/{node.value}"
+            module = named if (REPO / named).is_file() else None
+        if module and module not in seen:
+            seen.add(module)
+            library_modules(REPO / module, seen)
     return seen
 
 

@@ -14,6 +14,7 @@ from imdb_sentiment.text import (
     build_vocabulary,
     collect_tails,
     encode,
+    encode_texts,
     pad_sequences,
     rank_vocabulary,
     tokenize,
@@ -89,10 +90,6 @@ TEXTS = [
 ]
 
 
-def straightforward(texts: list[str], vocabulary: dict[str, int], maxlen: int) -> np.ndarray:
-    return pad_sequences([encode(tokenize(text), vocabulary) for text in texts], maxlen)
-
-
 @pytest.mark.parametrize("texts_per_count", [1, 2, 1000])
 def test_collect_tails_encodes_as_encode_and_pad_sequences(
     texts_per_count: int, monkeypatch: pytest.MonkeyPatch
@@ -105,7 +102,7 @@ def test_collect_tails_encodes_as_encode_and_pad_sequences(
         assert tails.word_counts(group) == Counter(w for tokens in members for w in tokens)
     assert tails.word_counts(3) == Counter()
     vocabulary = rank_vocabulary(tails.word_counts(0), max_features=10)  # group 0 only
-    expected = straightforward(TEXTS, vocabulary, maxlen=6)
+    expected = encode_texts(TEXTS, vocabulary, maxlen=6)  # what serving runs
     encoded = tails.encode(vocabulary)
     assert encoded.dtype == np.int32
     np.testing.assert_array_equal(encoded, expected)

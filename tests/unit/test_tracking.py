@@ -14,6 +14,7 @@ from imdb_sentiment.tracking import (
     file_md5,
     flatten,
     project_root,
+    run_description,
     setup_experiment,
     tracking_uri,
 )
@@ -98,3 +99,24 @@ def test_workspace_runs_get_distinct_readable_names() -> None:
 
     assert re.fullmatch(r"workspace-abcdef1-\d{8}-\d{6}", workspace_run_name("abcdef1234"))
     assert re.fullmatch(r"workspace-\d{8}-\d{6}", workspace_run_name(""))
+
+
+def test_sqlite_store_keeps_artifacts_beside_its_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # Run from elsewhere (a test run from the repository, say): artifacts still go with the db.
+    experiment = mlflow.get_experiment(setup_experiment(uri, cwd=tmp_path / "elsewhere"))
+    assert experiment.artifact_location == (store / "mlartifacts").as_uri()
+
+
+def test_run_description_gives_split_sizes_units_and_steps_as_epochs() -> None:
+    text = run_description({"train": 23750, "val": 1250, "test": 25000})
+    assert "23,750 reviews" in text and "1,250 held out" in text and "25,000 test" in text
+    for unit in ("step = epoch", "nats", "fractions from 0 to 1", "wall-clock seconds"):
+        assert unit in text
+    with pytest.raises(KeyError, match="test"):
+        run_description({"train": 23750, "val": 1250})

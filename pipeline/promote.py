@@ -1,0 +1,59 @@
+"""Stage `promote`: register the run's raw-text model and let it challenge the champion."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from imdb_sentiment.cli import run_stage
+from imdb_sentiment.config import PromoteParams, load_params, load_section
+from imdb_sentiment.io import read_json, write_json
+from imdb_sentiment.tracking import project_root
+
+log = logging.getLogger("pipeline.promote")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--reviews", type=Path, required=True, help="download's reviews table")
+    parser.add_argument("--test", type=Path, required=True, help="prepared test .npz")
+    parser.add_argument("--text-model", type=Path, required=True, help="evaluate's model JSON")
+    parser.add_argument("--report", type=Path, required=True, help="promotion JSON to write")
+    args = parser.parse_args(argv)
+
+    def body() -> None:
+        cfg = load_section(load_params(args.params), "promote", PromoteParams)
+        model = read_json(args.text_model)
+        if project_root() != Path.cwd().resolve():
+            # A queued or temp experiment: a sweep must not move the champion back and forth.
+            write_json(args.report, skipped(model["run_id"]))
+            log.info("experiment run in a temporary copy: not promoting")
+            return
+        # Keras and MLflow load only once the inputs are known to be good.
+        from imdb_sentiment.promotion import Candidate, load_test_reviews, run_gate
+        from imdb_sentiment.tracking import setup_experiment, tracking_uri
+
+        texts, labels = load_test_reviews(args.reviews, args.test)
+        setup_experiment(tracking_uri())
+        candidate = Candidate(model["run_id"], model["model_uri"], model["test_accuracy"])
+        write_json(args.report, run_gate(candidate, texts, labels, cfg))
+
+    return run_stage("promote", body)
+
+
+def skipped(run_id: str) -> dict[str, str]:
+    return {
+        "decision": "skipped",
+        "reason": (
+            "queued/temp experiments do not promote; to promote this one: "
+            "dvc exp apply <name> && dvc repro --force --single-item promote"
+        ),
+        "run_id": run_id,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

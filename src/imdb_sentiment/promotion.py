@@ -1,0 +1,261 @@
+"""Champion/challenger: register a run's raw-text model, promote it only if it is better.
+
+"Better" is judged on one test set with paired predictions: both models score the same
+reviews, and McNemar's exact test asks whether the reviews only one of them gets right
+lean to the challenger by more than chance. A minimum accuracy gain on top keeps a
+significant but negligible improvement from churning the champion.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from scipy.stats import binomtest
+
+from imdb_sentiment.config import PromoteParams
+from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.serving import LABELS
+
+log = logging.getLogger(__name__)
+
+REGISTERED_MODEL = "imdb-sentiment"
+CHAMPION = "champion"
+CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION}"
+# Serving must reproduce evaluate's test accuracy; more than this apart means they disagree.
+_SKEW_TOLERANCE = 1e-3
+
+
+class PromotionError(PipelineError):
+    """The gate cannot compare the models fairly."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Paired outcome of two models on the same labelled reviews."""
+
+    n: int
+    challenger_accuracy: float
+    champion_accuracy: float
+    challenger_only: int  # reviews only the challenger gets right
+    champion_only: int  # reviews only the champion gets right
+    p_value: float  # McNemar's exact test, two-sided
+
+    @property
+    def gain(self) -> float:
+        return self.challenger_accuracy - self.champion_accuracy
+
+
+def mcnemar_exact(challenger_only: int, champion_only: int) -> float:
+    """Two-sided exact McNemar p-value: the discordant pairs as a fair-coin binomial."""
+    discordant = challenger_only + champion_only
+    if discordant == 0:
+        return 1.0
+    return float(binomtest(challenger_only, discordant, 0.5).pvalue)
+
+
+def compare(labels: np.ndarray, challenger: np.ndarray, champion: np.ndarray) -> Comparison:
+    """Compare two models' predicted labels (0/1) against the true ones."""
+    labels, challenger, champion = (np.asarray(a).ravel() for a in (labels, challenger, champion))
+    if not (labels.shape == challenger.shape == champion.shape) or labels.size == 0:
+        raise PromotionError(
+            f"paired predictions need equal, non-empty arrays, got {labels.shape}, "
+            f"{challenger.shape} and {champion.shape}"
+        )
+    right_new, right_old = challenger == labels, champion == labels
+    only_new, only_old = int((right_new & ~right_old).sum()), int((right_old & ~right_new).sum())
+    return Comparison(
+        n=int(labels.size),
+        challenger_accuracy=float(right_new.mean()),
+        champion_accuracy=float(right_old.mean()),
+        challenger_only=only_new,
+        champion_only=only_old,
+        p_value=mcnemar_exact(only_new, only_old),
+    )
+
+
+def decide(comparison: Comparison, cfg: PromoteParams) -> tuple[bool, str]:
+    """Whether the challenger replaces the champion, and why, in one sentence."""
+    gain, p = comparison.gain, comparison.p_value
+    if gain < cfg.min_accuracy_gain:
+        return False, (
+            f"accuracy gain {gain:+.4f} is below promote.min_accuracy_gain "
+            f"{cfg.min_accuracy_gain} (p={p:.3g})"
+        )
+    if p >= cfg.alpha:
+        return False, (
+            f"accuracy gain {gain:+.4f} is not significant: McNemar p={p:.3g} >= "
+            f"promote.alpha {cfg.alpha}"
+        )
+    return (
+        True,
+        f"accuracy gain {gain:+.4f} >= {cfg.min_accuracy_gain} with p={p:.3g} < {cfg.alpha}",
+    )
+
+
+def load_test_reviews(reviews: Path, test_split: Path) -> tuple[list[str], np.ndarray]:
+    """The raw text and labels of exactly the reviews in prepare's test split, in its order.
+
+    Review ids repeat across label folders, so a review is known by (label, review_id).
+    """
+    with np.load(test_split) as npz:
+        wanted = pd.DataFrame({"label": npz["y"], "review_id": npz["review_id"]})
+    table = pq.read_table(
+        reviews, columns=["label", "review_id", "text"], filters=[("split", "==", "test")]
+    ).to_pandas()
+    table["label"] = table["label"].astype(wanted["label"].dtype)
+    table["review_id"] = table["review_id"].astype(wanted["review_id"].dtype)
+    rows = wanted.merge(table, on=["label", "review_id"], how="left", validate="one_to_one")
+    if rows["text"].isna().any() or len(rows) != len(wanted):
+        raise PromotionError(
+            f"{test_split} names reviews that {reviews} lacks; rerun the pipeline (dvc repro)"
+        )
+    return rows["text"].tolist(), rows["label"].to_numpy(dtype=np.int64)
+
+
+def predicted_labels(model_uri: str, texts: list[str]) -> np.ndarray:
+    """0/1 labels from a raw-text model, loaded from `model_uri`."""
+    import mlflow
+
+    answers = mlflow.pyfunc.load_model(model_uri).predict(texts)
+    return np.array([answer.label == LABELS[1] for answer in answers], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The run's raw-text model, as evaluate logged it."""
+
+    run_id: str
+    model_uri: str
+    test_accuracy: float  # evaluate's figure, from the encoded test split
+
+
+def register(client: Any, candidate: Candidate, tags: dict[str, str]) -> Any:
+    """The registry version for the candidate's model: the existing one, or a new one.
+
+    A rerun of the gate for the same run (new gate params, say) must not add a duplicate.
+    """
+    import mlflow
+
+    existing = client.search_model_versions(
+        f"name = '{REGISTERED_MODEL}' and run_id = '{candidate.run_id}'"
+    )
+    for version in existing:
+        if version.source == candidate.model_uri:
+            return version
+    version = mlflow.register_model(candidate.model_uri, REGISTERED_MODEL, tags=tags)
+    log.info("registered %s version %s", REGISTERED_MODEL, version.version)
+    return version
+
+
+def current_champion(client: Any) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+    except MlflowException:
+        return None  # no registered model or no alias yet
+
+
+def lineage_of(client: Any, run_id: str) -> dict[str, str]:
+    """The run's lineage tags (commit, dirty flag, DVC experiment, md5s), for its version."""
+    tags = client.get_run(run_id).data.tags
+    keep = ("mlflow.source.git.commit", "git.dirty", "dvc.")
+    return {k: v for k, v in tags.items() if k.startswith(keep)} | {"run_id": run_id}
+
+
+def run_gate(
+    candidate: Candidate, texts: list[str], labels: np.ndarray, cfg: PromoteParams
+) -> dict[str, Any]:
+    """Register the candidate, compare it with the champion, move the alias if it wins.
+
+    Returns the report: both accuracies, the discordant pairs, the p-value, the decision.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    lineage = lineage_of(client, candidate.run_id)
+    version = register(client, candidate, lineage)
+    challenger_uri = f"models:/{REGISTERED_MODEL}/{version.version}"
+    challenger = predicted_labels(challenger_uri, texts)
+    served_accuracy = float((challenger == labels).mean())
+    if abs(served_accuracy - candidate.test_accuracy) > _SKEW_TOLERANCE:
+        raise PromotionError(
+            f"the raw-text model scores {served_accuracy:.4f} on the test reviews but evaluate "
+            f"measured {candidate.test_accuracy:.4f}: serving and training encode differently"
+        )
+    report: dict[str, Any] = {
+        "registered_model": REGISTERED_MODEL,
+        "test_reviews": len(labels),
+        "challenger": {
+            "version": str(version.version),
+            "run_id": candidate.run_id,
+            "model_uri": challenger_uri,
+            "accuracy": served_accuracy,
+            "git_commit": lineage.get("mlflow.source.git.commit", ""),
+        },
+        "params": asdict(cfg),
+        "decided_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    champion = current_champion(client)
+    comparison = None
+    if champion is None:
+        promoted, reason = True, "no champion yet: the first model becomes champion"
+    elif str(champion.version) == str(version.version):
+        promoted, reason = True, "this version already is the champion"
+    else:
+        champion_uri = f"models:/{REGISTERED_MODEL}/{champion.version}"
+        comparison = compare(labels, challenger, predicted_labels(champion_uri, texts))
+        promoted, reason = decide(comparison, cfg)
+        report["champion"] = {
+            "version": str(champion.version),
+            "run_id": champion.run_id,
+            "model_uri": champion_uri,
+            "accuracy": comparison.champion_accuracy,
+        }
+        report["comparison"] = {**asdict(comparison), "accuracy_gain": comparison.gain}
+    decision = "promoted" if promoted else "rejected"
+    report.update(decision=decision, reason=reason)
+    after = version if promoted or champion is None else champion
+    report["champion_after"] = str(after.version)
+    _record(client, version, champion, decision, reason, comparison)
+    client.log_dict(candidate.run_id, report, "promotion/promotion.json")
+    log.info("%s version %s: %s", decision, version.version, reason)
+    return report
+
+
+def _record(
+    client: Any,
+    version: Any,
+    champion: Any | None,
+    decision: str,
+    reason: str,
+    comparison: Comparison | None,
+) -> None:
+    """Tag both versions with the outcome, then move the alias (last: the commit point)."""
+    name = REGISTERED_MODEL
+    tags = {"promotion.decision": decision, "promotion.reason": reason}
+    if comparison is not None and champion is not None:
+        tags.update(
+            {
+                "promotion.compared_with": str(champion.version),
+                "promotion.p_value": f"{comparison.p_value:.6g}",
+                "promotion.accuracy_gain": f"{comparison.gain:+.6f}",
+            }
+        )
+        outcome = "replaced" if decision == "promoted" else "kept"
+        client.set_model_version_tag(
+            name, champion.version, f"promotion.vs_v{version.version}", f"{outcome}: {reason}"
+        )
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version.version, key, value)
+    client.set_tag(version.run_id, "model.version", str(version.version))
+    client.set_tag(version.run_id, "promotion.decision", decision)
+    if decision == "promoted":
+        client.set_registered_model_alias(name, CHAMPION, version.version)

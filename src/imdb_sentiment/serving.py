@@ -1,0 +1,147 @@
+"""The raw-text model: review strings in, sentiment out, through `prepare`'s own tokenizer.
+
+The Keras model takes padded token ids; users have text. This MLflow pyfunc model bundles
+the Keras model, the vocabulary and the tokenizer code (`imdb_sentiment.text`, the module
+`prepare` encodes with), so `mlflow models serve`, `imdb-sentiment predict` and
+`mlflow.pyfunc.load_model` all turn a review into the ids training saw.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pydantic
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+from imdb_sentiment.io import read_json, write_json
+from imdb_sentiment.text import encode_texts
+
+LABELS = ("negative", "positive")
+MODEL_NAME = "text_model"  # the artifact path of the pyfunc model within its run
+# Reviews the logged model is shown with; their encodings are also a self-test (see below).
+EXAMPLE_REVIEWS = [
+    "A moving story with wonderful acting. I'd watch it again!",
+    "Dull, predictable and far too long.<br /><br />Don't bother.",
+]
+_PACKAGE_DIR = Path(__file__).parent
+_PREDICT_BATCH = 1000  # bounds memory for large requests; the answer does not depend on it
+
+
+class Sentiment(pydantic.BaseModel):
+    """One review's answer."""
+
+    probability: float  # of the positive class
+    label: str  # "positive" if probability >= the threshold evaluate used, else "negative"
+
+
+@dataclass(frozen=True)
+class TextEncoder:
+    """What turns review text into model input: the vocabulary and the row length."""
+
+    vocabulary: Mapping[str, int]
+    maxlen: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return encode_texts(texts, self.vocabulary, self.maxlen)
+
+
+def check_reviews(reviews: list[str]) -> None:
+    """Refuse what no answer would make sense for, with an error the server turns into a 400.
+
+    MLflow has already checked that every item is a string (from the type hints).
+    """
+    if not reviews:
+        _reject("no reviews given")
+    for i, review in enumerate(reviews):
+        if not review.strip():
+            _reject(f"review {i} is empty; send the review's text")
+
+
+def _reject(message: str) -> None:
+    raise MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+class ReviewSentimentModel(mlflow.pyfunc.PythonModel):
+    """A list of reviews in, a `Sentiment` per review out.
+
+    The type hints are the signature: MLflow derives a string-list input and a
+    {probability, label} output from them and, unlike a column schema, refuses
+    non-strings (numbers, nulls, nested lists) instead of casting them to text. A DataFrame
+    with a single `text` column is accepted as the list of its values.
+    """
+
+    def load_context(self, context: Any) -> None:
+        import keras  # the serving process's backend: a .keras file loads in any
+
+        config = read_json(context.artifacts["config"])
+        self._encoder = TextEncoder(read_json(context.artifacts["vocab"]), config["maxlen"])
+        self._threshold = float(config["threshold"])
+        check_encoder(self._encoder, config["self_test"])
+        self._model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
+
+    def predict(
+        self, model_input: list[str], params: dict[str, Any] | None = None
+    ) -> list[Sentiment]:
+        check_reviews(model_input)
+        x = self._encoder.encode(model_input)
+        proba = self._model.predict(x, batch_size=_PREDICT_BATCH, verbose=0).ravel()
+        return answers(proba.astype(np.float64), self._threshold)
+
+
+def answers(proba: np.ndarray, threshold: float) -> list[Sentiment]:
+    return [
+        Sentiment(probability=float(p), label=LABELS[int(p >= threshold)]) for p in proba.tolist()
+    ]
+
+
+def self_test(encoder: TextEncoder) -> list[dict[str, Any]]:
+    """The example reviews with their ids under the tokenizer the model is logged with."""
+    ids = encoder.encode(EXAMPLE_REVIEWS).tolist()
+    return [{"text": t, "ids": row} for t, row in zip(EXAMPLE_REVIEWS, ids, strict=True)]
+
+
+def check_encoder(encoder: TextEncoder, expected: list[dict[str, Any]]) -> None:
+    """Refuse to serve with a tokenizer that encodes differently from training's.
+
+    A process that imported another version of this package first (the bundled copy only
+    wins in a fresh one) would otherwise skew silently.
+    """
+    got = encoder.encode([case["text"] for case in expected]).tolist()
+    if got != [case["ids"] for case in expected]:
+        raise MlflowException(
+            "this model's tokenizer differs from the imdb_sentiment code loaded in this "
+            "process; load the model in a fresh process or with the commit it was trained at"
+        )
+
+
+def log_text_model(
+    keras_model: Path, vocab: Path, maxlen: int, threshold: float, workdir: Path
+) -> Any:
+    """Log the raw-text model to the active run; returns MLflow's ModelInfo."""
+    encoder = TextEncoder(read_json(vocab), maxlen)
+    config = workdir / "serving.json"
+    write_json(config, {"maxlen": maxlen, "threshold": threshold, "self_test": self_test(encoder)})
+    return mlflow.pyfunc.log_model(
+        name=MODEL_NAME,
+        python_model=str(_PACKAGE_DIR / "text_model_code.py"),
+        artifacts={"keras_model": str(keras_model), "vocab": str(vocab), "config": str(config)},
+        # The package travels with the model: an old version keeps the tokenizer it learned with.
+        code_paths=[str(_PACKAGE_DIR)],
+        input_example=EXAMPLE_REVIEWS,  # the signature comes from predict's type hints
+        pip_requirements=serving_requirements(),
+    )
+
+
+def serving_requirements() -> list[str]:
+    """Pinned packages the model needs to load and predict; stated, not inferred (slow)."""
+    import keras
+
+    names = ["keras", keras.backend.backend(), "numpy", "pydantic"]
+    return [f"{name}=={importlib.metadata.version(name)}" for name in names]

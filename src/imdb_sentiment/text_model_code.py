@@ -1,0 +1,7 @@
+"""What MLflow runs to rebuild the raw-text model on load ("models from code": no pickle)."""
+
+from mlflow.models import set_model
+
+from imdb_sentiment.serving import ReviewSentimentModel
+
+set_model(ReviewSentimentModel())

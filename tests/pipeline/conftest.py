@@ -1,0 +1,3 @@
+"""Fixtures for the pipeline tests (defined beside the helpers that use them)."""
+
+from tests.pipeline.stages import workspace  # noqa: F401 - pytest finds fixtures by name here

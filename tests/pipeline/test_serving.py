@@ -1,0 +1,220 @@
+"""The champion, used as users would: `imdb-sentiment predict` and `mlflow models serve`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import tiny_params
+from tests.factory import NEGATIVE, POSITIVE
+from tests.pipeline.stages import (
+    make_workspace,
+    run_evaluate,
+    run_promote,
+    run_train,
+    run_validate,
+)
+
+BIN = Path(sys.executable).parent
+POSITIVE_REVIEW = " ".join(POSITIVE[:4]) + " film"
+NEGATIVE_REVIEW = " ".join(NEGATIVE[:4]) + " film"
+SERVER_START_SECONDS = 120
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory, archives: dict) -> Path:
+    """A project checkout whose MLflow store (its mlflow.db) holds a promoted champion."""
+    root = tmp_path_factory.mktemp("checkout")
+    (root / ".dvc").mkdir()
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    params = tiny_params()
+    params["train"]["fit"]["epochs"] = 6  # enough to learn the tiny reviews' cue words
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    path, sha = archives["labeled"]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("IMDB_URL", str(path))
+        env.setenv("IMDB_SHA256", sha)
+        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        paths = make_workspace(root, root / "params.yaml")
+        for stage in (run_validate, run_train, run_evaluate, run_promote):
+            assert stage(paths) == 0, stage.__name__
+    assert json.loads(paths["promotion"].read_text())["decision"] == "promoted"
+    return root
+
+
+def user_env() -> dict[str, str]:
+    """A fresh shell's environment: no tracking URI, so the checkout's store is the default."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return {**env, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def predict(checkout: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "imdb-sentiment"), "predict", *args],
+        cwd=checkout / "models",  # a subdirectory: the checkout is found above it
+        env=user_env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@pytest.mark.slow
+def test_predict_labels_reviews_from_arguments_a_file_and_stdin(checkout: Path) -> None:
+    result = predict(checkout, POSITIVE_REVIEW, NEGATIVE_REVIEW)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [label for label, _ in lines] == ["positive", "negative"]
+    assert float(lines[0][1]) > 0.5 > float(lines[1][1])
+
+    reviews = checkout / "reviews.txt"
+    reviews.write_text(f"{NEGATIVE_REVIEW}\n{POSITIVE_REVIEW}\n", encoding="utf-8")
+    from_file = predict(checkout, "--file", str(reviews), "--json")
+    rows = [json.loads(line) for line in from_file.stdout.splitlines()]
+    assert [row["label"] for row in rows] == ["negative", "positive"], from_file.stderr
+    assert rows[1]["probability"] == pytest.approx(float(lines[0][1]), abs=1e-4)
+
+    from_stdin = predict(checkout, "--file", "-", stdin=f"{POSITIVE_REVIEW}\n")
+    assert from_stdin.stdout.split("\t")[0] == "positive", from_stdin.stderr
+
+
+@pytest.mark.slow
+def test_predict_without_a_champion_says_how_to_get_one(tmp_path: Path) -> None:
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "models").mkdir()
+    result = predict(tmp_path, "a review")
+    assert result.returncode == 1
+    err = result.stderr.strip().splitlines()
+    assert err[-1].startswith("imdb-sentiment: error: cannot load models:/imdb-sentiment@champion")
+    assert "dvc repro" in err[-1]
+    assert not result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(checkout: Path) -> Iterator[str]:
+    """`mlflow models serve` of the champion on a loopback port; stopped afterwards."""
+    port = free_port()
+    log = (checkout / "serve.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            "models:/imdb-sentiment@champion",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=checkout,
+        env={**user_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{checkout / 'mlflow.db'}"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its workers too are stopped with the group
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process, checkout / "serve.log")
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        log.close()
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"mlflow models serve exited {process.returncode}:\n{log.read_text()}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/ping", timeout=2) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.5)
+    pytest.fail(f"mlflow models serve did not answer in {SERVER_START_SECONDS} s")
+
+
+def invoke(url: str, payload: Any) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        f"{url}/invocations",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.slow
+def test_server_answers_a_list_of_reviews(server: str) -> None:
+    status, body = invoke(server, {"inputs": [POSITIVE_REVIEW, NEGATIVE_REVIEW]})
+    assert status == 200, body
+    assert [row["label"] for row in body["predictions"]] == ["positive", "negative"]
+    assert all(0 <= row["probability"] <= 1 for row in body["predictions"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"inputs": [POSITIVE_REVIEW, ""]}, "review 1 is empty"),
+        ({"inputs": ["   "]}, "review 0 is empty"),
+        ({"inputs": []}, "no reviews given"),
+        ({"inputs": [POSITIVE_REVIEW, 5]}, "Expected type str, but got int"),
+        ({"inputs": [None]}, "Expected type str, but got NoneType"),
+        ({"inputs": [["nested", "list"]]}, "Expected type str, but got list"),
+        ({"inputs": {"text": [POSITIVE_REVIEW]}}, "Expected list"),
+        ({"dataframe_records": [{"text": POSITIVE_REVIEW}]}, "'inputs' key"),
+    ],
+    ids=["empty", "blank", "none", "number", "null", "nested", "object", "dataframe"],
+)
+def test_server_refuses_what_is_not_a_list_of_review_texts_with_a_400(
+    server: str, payload: dict, message: str
+) -> None:
+    status, body = invoke(server, payload)
+    assert status == 400, body
+    assert message in body["message"]
+
+
+@pytest.mark.slow
+def test_server_scores_a_batch_of_1000_reviews(server: str) -> None:
+    reviews = [POSITIVE_REVIEW if i % 2 else NEGATIVE_REVIEW for i in range(1000)]
+    status, body = invoke(server, {"inputs": reviews})
+    assert status == 200, body
+    labels = [row["label"] for row in body["predictions"]]
+    assert labels == ["positive" if i % 2 else "negative" for i in range(1000)]

@@ -1,0 +1,57 @@
+"""The `imdb-sentiment` command's input handling; serving itself: tests/pipeline/test_serving."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from imdb_sentiment.app import PredictError, format_results, gather_reviews, main
+
+
+def test_reviews_come_from_arguments_then_the_file_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.txt"
+    path.write_text("Loved it.\nHated it.\n", encoding="utf-8")
+    reviews = gather_reviews(["From the shell."], path, io.StringIO())
+    assert reviews == ["From the shell.", "Loved it.", "Hated it."]
+
+
+def test_dash_reads_standard_input() -> None:
+    stdin = io.StringIO("one review\nanother review\n")
+    assert gather_reviews([], Path("-"), stdin) == ["one review", "another review"]
+
+
+@pytest.mark.parametrize(
+    ("texts", "content", "message"),
+    [
+        ([], None, "no reviews given"),
+        (["  "], None, "review 1 is empty"),
+        ([], "fine\n\nalso fine\n", r"-:2: empty line; put one review per line"),
+    ],
+)
+def test_missing_or_blank_reviews_are_refused(
+    texts: list[str], content: str | None, message: str
+) -> None:
+    path = Path("-") if content is not None else None
+    with pytest.raises(PredictError, match=message):
+        gather_reviews(texts, path, io.StringIO(content or ""))
+
+
+def test_unreadable_file_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["predict", "--file", str(tmp_path / "missing.txt")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("imdb-sentiment: error: cannot read")
+
+
+def test_output_is_label_and_probability_per_line_or_json() -> None:
+    results = [("positive", 0.98765), ("negative", 0.01)]
+    assert format_results(results, as_json=False) == ["positive\t0.9877", "negative\t0.0100"]
+    rows = [json.loads(line) for line in format_results(results, as_json=True)]
+    assert rows == [
+        {"label": "positive", "probability": 0.98765},
+        {"label": "negative", "probability": 0.01},
+    ]
