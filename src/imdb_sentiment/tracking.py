@@ -145,7 +145,7 @@ def run_tags(data_files: Mapping[str, Path], cwd: Path | None = None) -> dict[st
     commit = _git(["rev-parse", "HEAD"], cwd)
     if commit:
         tags["mlflow.source.git.commit"] = commit
-        tags["git.dirty"] = str(bool(_git(["status", "--porcelain", "--untracked-files=no"], cwd)))
+        tags["git.dirty"] = str(bool(_git(["status", "--porcelain", *_SOURCE_CHANGES], cwd)))
     exp_name = os.environ.get("DVC_EXP_NAME")
     if exp_name:
         tags["dvc.exp_name"] = exp_name
@@ -156,6 +156,18 @@ def run_tags(data_files: Mapping[str, Path], cwd: Path | None = None) -> dict[st
     if baseline:
         tags["dvc.baseline_rev"] = baseline
     return tags
+
+
+# "Dirty" means code or params differ from the commit. `dvc repro` itself rewrites dvc.lock
+# and the git-tracked outputs (reports/, models/*.json) before `train` runs: not counted.
+_SOURCE_CHANGES = [
+    "--untracked-files=no",
+    "--",
+    ".",
+    ":(exclude)dvc.lock",
+    ":(exclude)reports",
+    ":(exclude)models",
+]
 
 
 def workspace_run_name(commit: str) -> str:

@@ -15,6 +15,7 @@ from imdb_sentiment.tracking import (
     flatten,
     project_root,
     run_description,
+    run_tags,
     setup_experiment,
     tracking_uri,
 )
@@ -120,3 +121,27 @@ def test_run_description_gives_split_sizes_units_and_steps_as_epochs() -> None:
         assert unit in text
     with pytest.raises(KeyError, match="test"):
         run_description({"train": 23750, "val": 1250})
+
+
+def test_dirty_means_code_or_params_changed_not_dvcs_own_outputs(tmp_path: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    for name in ("params.yaml", "dvc.lock", "reports/metrics.json", "models/run.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("a: 1\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    data = {"train": tmp_path / "params.yaml"}
+
+    # What `dvc repro` rewrites before train runs does not make the source dirty.
+    for name in ("dvc.lock", "reports/metrics.json", "models/run.json"):
+        (tmp_path / name).write_text("a: 2\n")
+    tags = run_tags(data, cwd=tmp_path)
+    assert tags["git.dirty"] == "False" and len(tags["mlflow.source.git.commit"]) == 40
+
+    (tmp_path / "params.yaml").write_text("a: 3\n")  # as `dvc exp run -S` does
+    assert run_tags(data, cwd=tmp_path)["git.dirty"] == "True"
