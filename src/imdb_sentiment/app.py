@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from imdb_sentiment.errors import PipelineError
-
-CHAMPION_URI = "models:/imdb-sentiment@champion"  # as promotion.CHAMPION_URI; no heavy import
+from imdb_sentiment.tracking import CHAMPION_URI, tracking_uri  # stdlib only: --help is fast
 
 
 class PredictError(PipelineError):
@@ -76,8 +75,6 @@ def predict_reviews(model_uri: str, reviews: list[str]) -> list[tuple[str, float
     """(label, probability) per review, from the raw-text model at `model_uri`."""
     import mlflow
     from mlflow.exceptions import MlflowException
-
-    from imdb_sentiment.tracking import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri(cwd=_checkout()))
     try:

@@ -30,7 +30,7 @@ from imdb_sentiment.distribution import (
 )
 from imdb_sentiment.io import atomic_path, load_split, read_json
 from imdb_sentiment.model import build_model, compile_model
-from imdb_sentiment.runtime import apply_runtime
+from imdb_sentiment.runtime import apply_runtime, backend_requirements
 from imdb_sentiment.tracking import (
     BACKUP_KEY_TAG,
     BACKUP_LOCK_TAG,
@@ -65,18 +65,6 @@ class TrainOutcome:
     tracking_uri: str
     summary: dict[str, float]  # final-epoch metrics and timings, for DVC metrics
     history: list[dict[str, float]]  # per-epoch rows, for DVC plots
-
-
-def model_requirements() -> list[str]:
-    """Pinned keras and its backend: what loading the model needs.
-
-    Stating them saves MLflow ~10 s of inferring them in a subprocess that reloads the model.
-    """
-    backend = keras.backend.backend()
-    pins = [f"keras=={importlib.metadata.version('keras')}"]
-    if backend in ("tensorflow", "jax", "torch"):
-        pins.append(f"{backend}=={importlib.metadata.version(backend)}")
-    return pins
 
 
 def backup_key(
@@ -194,7 +182,7 @@ def train_and_log(
                 model,
                 name="model",
                 signature=infer_signature(sample, _output_example(model, len(sample))),
-                pip_requirements=model_requirements(),
+                pip_requirements=backend_requirements(),
             )
         # Only now is the work safe elsewhere: a crash before this resumes from the last epoch.
         backup.delete()

@@ -22,12 +22,10 @@ from scipy.stats import binomtest
 from imdb_sentiment.config import PromoteParams
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.serving import LABELS
+from imdb_sentiment.tracking import CHAMPION, REGISTERED_MODEL
 
 log = logging.getLogger(__name__)
 
-REGISTERED_MODEL = "imdb-sentiment"
-CHAMPION = "champion"
-CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION}"
 # Serving must reproduce evaluate's test accuracy; more than this apart means they disagree.
 _SKEW_TOLERANCE = 1e-3
 

@@ -21,6 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from imdb_sentiment.io import read_json, write_json
+from imdb_sentiment.runtime import backend_requirements
 from imdb_sentiment.text import encode_texts
 
 LABELS = ("negative", "positive")
@@ -141,7 +142,5 @@ def log_text_model(
 
 def serving_requirements() -> list[str]:
     """Pinned packages the model needs to load and predict; stated, not inferred (slow)."""
-    import keras
-
-    names = ["keras", keras.backend.backend(), "numpy", "pydantic"]
-    return [f"{name}=={importlib.metadata.version(name)}" for name in names]
+    extra = [f"{name}=={importlib.metadata.version(name)}" for name in ("numpy", "pydantic")]
+    return [*backend_requirements(), *extra]

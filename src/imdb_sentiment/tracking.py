@@ -15,6 +15,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "imdb-sentiment"
+# The registered model that promoted runs become versions of, and the alias serving uses.
+REGISTERED_MODEL = "imdb-sentiment"
+CHAMPION = "champion"
+CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION}"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 # `dvc exp run --queue/--temp` runs stages in a copy of the repo under .dvc/tmp/exps/.
 _DVC_TEMP_EXPS = os.path.join(".dvc", "tmp", "exps")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
+from benchmarks.ui_screenshots import LOOPBACK, Server, free_port, stop_group
 
+from imdb_sentiment.tracking import CHAMPION_URI
 from tests.conftest import tiny_params
 from tests.factory import NEGATIVE, POSITIVE
 from tests.pipeline.stages import (
@@ -32,7 +30,6 @@ from tests.pipeline.stages import (
 BIN = Path(sys.executable).parent
 POSITIVE_REVIEW = " ".join(POSITIVE[:4]) + " film"
 NEGATIVE_REVIEW = " ".join(NEGATIVE[:4]) + " film"
-SERVER_START_SECONDS = 120
 
 
 @pytest.fixture(scope="module")
@@ -106,65 +103,26 @@ def test_predict_without_a_champion_says_how_to_get_one(tmp_path: Path) -> None:
     assert not result.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(checkout: Path) -> Iterator[str]:
     """`mlflow models serve` of the champion on a loopback port; stopped afterwards."""
     port = free_port()
-    log = (checkout / "serve.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(BIN / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            "models:/imdb-sentiment@champion",
-            "--env-manager",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=checkout,
-        env={**user_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{checkout / 'mlflow.db'}"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its workers too are stopped with the group
-    )
-    url = f"http://127.0.0.1:{port}"
+    log = checkout / "serve.log"
+    command = [str(BIN / "mlflow"), "models", "serve", "-m", CHAMPION_URI]
+    command += ["--env-manager", "local", "--host", LOOPBACK, "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=checkout,
+            env={**user_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{checkout / 'mlflow.db'}"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its workers too are stopped with the group
+        )
     try:
-        wait_until_up(url, process, checkout / "serve.log")
-        yield url
+        yield Server(f"http://{LOOPBACK}:{port}", process, log).wait_until_up()
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-        log.close()
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"mlflow models serve exited {process.returncode}:\n{log.read_text()}")
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{url}/ping", timeout=2) as response,
-        ):
-            if response.status == 200:
-                return
-        time.sleep(0.5)
-    pytest.fail(f"mlflow models serve did not answer in {SERVER_START_SECONDS} s")
+        stop_group(process)
 
 
 def invoke(url: str, payload: Any) -> tuple[int, Any]:
