@@ -111,6 +111,10 @@ class ModelParams:
     kernel_size: int
     pool_size: int
     lstm_units: int
+    # One LSTM reading the pooled features forwards (the seed), or two, one each way, whose
+    # final states are concatenated: the end of a long review reaches the classifier both as
+    # the last and as the first step.
+    bidirectional: bool
     # Unrolled, the LSTM's 24-step loop becomes straight-line code: faster steps on a GPU,
     # slower compilation. Same maths.
     unroll: bool
@@ -126,11 +130,19 @@ class FitParams:
     batch_size: int
     epochs: int
     learning_rate: float
+    # Epochs without a lower val_loss before training stops; the saved model is then the
+    # epoch with the lowest val_loss. None trains every epoch and keeps the last (the seed).
+    early_stopping_patience: int | None
 
     def __post_init__(self) -> None:
         _require(self.batch_size > 0, "train.fit.batch_size", "a positive integer")
         _require(self.epochs > 0, "train.fit.epochs", "a positive integer")
         _require(self.learning_rate > 0, "train.fit.learning_rate", "a positive number")
+        _require(
+            self.early_stopping_patience is None or self.early_stopping_patience > 0,
+            "train.fit.early_stopping_patience",
+            "a positive integer or null (no early stopping)",
+        )
 
 
 BACKENDS = ("tensorflow", "jax", "torch")

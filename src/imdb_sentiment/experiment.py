@@ -63,7 +63,7 @@ _TRAINING_CODE = ("model.py", "training.py", "experiment.py", "distribution.py")
 class TrainOutcome:
     run_id: str
     tracking_uri: str
-    summary: dict[str, float]  # final-epoch metrics and timings, for DVC metrics
+    summary: dict[str, float]  # the saved epoch's metrics and timings, for DVC metrics
     history: list[dict[str, float]]  # per-epoch rows, for DVC plots
 
 
@@ -174,6 +174,16 @@ def train_and_log(
             for epoch, row in enumerate(result.history[: result.initial_epoch], start=1):
                 mlflow.log_metrics(row, step=epoch)
             mlflow.log_metric("fit_seconds", result.fit_seconds)
+            # What the saved model scored (early stopping may keep an earlier epoch than the
+            # last): the figures to compare runs by.
+            kept = result.history[result.model_epoch - 1]
+            mlflow.log_metrics(
+                {
+                    "model_epoch": result.model_epoch,
+                    "model_val_accuracy": kept["val_accuracy"],
+                    "model_val_loss": kept["val_loss"],
+                }
+            )
 
             with atomic_path(model_path) as tmp:
                 model.save(tmp)
@@ -187,13 +197,14 @@ def train_and_log(
         # Only now is the work safe elsewhere: a crash before this resumes from the last epoch.
         backup.delete()
     log.info("MLflow run %s in %s", run.info.run_id, uri)
-    last = result.history[-1]
+    kept = result.history[result.model_epoch - 1]
     summary = {
-        "train_loss": last["loss"],
-        "train_accuracy": last["accuracy"],
-        "val_loss": last["val_loss"],
-        "val_accuracy": last["val_accuracy"],
+        "train_loss": kept["loss"],
+        "train_accuracy": kept["accuracy"],
+        "val_loss": kept["val_loss"],
+        "val_accuracy": kept["val_accuracy"],
         "epochs": len(result.history),
+        "model_epoch": result.model_epoch,
         "fit_seconds": result.fit_seconds,
     }
     history = [{"epoch": i + 1, **row} for i, row in enumerate(result.history)]

@@ -42,6 +42,7 @@ class FitResult:
     history: list[dict[str, float]]  # one entry per epoch: loss, accuracy, val_*, epoch_seconds
     fit_seconds: float  # this attempt's fit, compilation included
     initial_epoch: int  # epochs restored from a backup (0: trained from scratch)
+    model_epoch: int  # the epoch (1-based) whose weights the model ends with
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,11 @@ class TrainingBackup(keras.callbacks.Callback):
         self.lock_path = directory.with_name(f"{directory.name}.lock")
         self._restore: Checkpoint | None = None
         self._history: list[dict[str, float]] = []
+        # An epoch whose folder outlives newer ones: early stopping's best weights.
+        self.keep_epoch: int | None = None
+
+    def epoch_path(self, epoch: int) -> Path:
+        return self.directory / f"epoch-{epoch:05d}"
 
     def latest(self) -> Checkpoint | None:
         """The newest complete epoch backed up, if any."""
@@ -124,7 +130,7 @@ class TrainingBackup(keras.callbacks.Callback):
             return  # diverged: nothing worth resuming from
         self._history.append(row)
         state = {"epoch": epoch + 1, "history": self._history, "rng": _get_rng_state(self.model)}
-        final = self.directory / f"epoch-{epoch + 1:05d}"
+        final = self.epoch_path(epoch + 1)
         tmp = self.directory / f".epoch-{epoch + 1:05d}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -132,8 +138,9 @@ class TrainingBackup(keras.callbacks.Callback):
         (tmp / _STATE).write_text(json.dumps(state), encoding="utf-8")
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
+        keep = {final} | ({self.epoch_path(self.keep_epoch)} if self.keep_epoch else set())
         for older in self.directory.glob("epoch-*"):
-            if older != final:
+            if older not in keep:
                 shutil.rmtree(older, ignore_errors=True)
 
     def delete(self) -> None:
@@ -153,6 +160,65 @@ class TrainingBackup(keras.callbacks.Callback):
         finally:
             self.lock_path.unlink(missing_ok=True)
             os.close(fd)
+
+
+class BestEpoch(keras.callbacks.Callback):
+    """Early stopping on val_loss that ends with the best epoch's weights, resumable.
+
+    Keras' EarlyStopping keeps its counters and best weights in memory only: a fit resumed
+    from a backup would restart its patience and could not restore an epoch trained before
+    the crash. This one replays the backed-up history to rebuild its counters, and has the
+    backup keep the best epoch's weights on disk, so a resumed fit stops at the same epoch
+    with the same weights as an uninterrupted one.
+    """
+
+    def __init__(self, patience: int, backup: TrainingBackup | None = None) -> None:
+        super().__init__()
+        self.patience = patience
+        self.backup = backup
+        self.best_loss = math.inf
+        self.best_epoch = 0  # 1-based; 0: none yet
+        self.wait = 0
+        self.stopped = False
+        self._best_weights: list[np.ndarray] | None = None
+
+    def replay(self, history: list[dict[str, float]]) -> None:
+        """Rebuild the counters from the epochs already trained (a resumed fit)."""
+        for epoch, row in enumerate(history, start=1):
+            self._observe(epoch, row["val_loss"])
+
+    def _observe(self, epoch: int, val_loss: float) -> bool:
+        """Count one epoch; True if it is the new best."""
+        if val_loss < self.best_loss:
+            self.best_loss, self.best_epoch, self.wait = val_loss, epoch, 0
+        else:
+            self.wait += 1
+        self.stopped = self.wait >= self.patience
+        if self.backup is not None:
+            self.backup.keep_epoch = self.best_epoch or None
+        return self.best_epoch == epoch
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        # Runs before the backup's own restore, which then loads the latest epoch over these.
+        if self.backup is None or self.best_epoch == 0:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self.backup.epoch_path(self.best_epoch) / _WEIGHTS)
+        self._best_weights = self.model.get_weights()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        val_loss = float((logs or {}).get("val_loss", math.nan))
+        if not math.isfinite(val_loss):
+            return  # TerminateOnNaN or the divergence check deals with it
+        if self._observe(epoch + 1, val_loss):
+            self._best_weights = self.model.get_weights()
+        if self.stopped:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: Any = None) -> None:
+        if self._best_weights is not None:
+            self.model.set_weights(self._best_weights)
 
 
 def lock_is_free(path: Path) -> bool:
@@ -232,10 +298,16 @@ def fit_model(
 ) -> FitResult:
     """Fit for `params.epochs`; with a `backup`, resume from its last epoch and back up each one.
 
-    The backup is left in place: the caller deletes it once the run's outputs are safe.
+    With `params.early_stopping_patience`, stop once val_loss has not improved for that many
+    epochs and end with the best epoch's weights. The backup is left in place: the caller
+    deletes it once the run's outputs are safe.
     """
     checkpoint = backup.latest() if backup is not None else None
     initial_epoch = checkpoint.epoch if checkpoint is not None else 0
+    stopper = None
+    if params.early_stopping_patience is not None:
+        stopper = BestEpoch(params.early_stopping_patience, backup)
+        stopper.replay(checkpoint.history if checkpoint is not None else [])
     if backup is not None:
         backup.resume_from(checkpoint)
         if checkpoint is not None:
@@ -245,12 +317,14 @@ def fit_model(
                 params.epochs,
                 backup.directory,
             )
+    # Killed after the stopping epoch was backed up: no epoch left to train, only the restore.
+    epochs_to = initial_epoch if stopper is not None and stopper.stopped else params.epochs
     start = time.perf_counter()
     history = model.fit(
         train[0],
         train[1],
         batch_size=params.batch_size,
-        epochs=params.epochs,
+        epochs=epochs_to,
         initial_epoch=initial_epoch,
         validation_data=val,
         # The timer goes first so later callbacks (tracking, the backup) see this epoch's time.
@@ -258,6 +332,7 @@ def fit_model(
             EpochTimer(),
             keras.callbacks.TerminateOnNaN(),
             *(callbacks or []),
+            *([stopper] if stopper is not None else []),
             *([backup] if backup is not None else []),
         ],
         verbose=2,
@@ -266,10 +341,14 @@ def fit_model(
     n_epochs = len(history.history.get("loss", []))
     epochs = [{k: float(v[i]) for k, v in history.history.items()} for i in range(n_epochs)]
     epochs = (checkpoint.history if checkpoint is not None else []) + epochs
-    # TerminateOnNaN stops early; either sign means the weights must not be saved.
-    if len(epochs) < params.epochs or not all(math.isfinite(e["loss"]) for e in epochs):
+    # TerminateOnNaN stops early too; either sign means the weights must not be saved.
+    stopped_early = stopper is not None and stopper.stopped
+    if (len(epochs) < params.epochs and not stopped_early) or not all(
+        math.isfinite(e["loss"]) for e in epochs
+    ):
         raise TrainingDivergedError(
             "training loss became NaN/inf; lower train.fit.learning_rate or check the data"
         )
-    log.info("fit: %d epochs in %.1f s", n_epochs, fit_seconds)
-    return FitResult(epochs, fit_seconds, initial_epoch)
+    model_epoch = (stopper.best_epoch if stopper is not None else 0) or len(epochs)
+    log.info("fit: %d epochs in %.1f s; model from epoch %d", n_epochs, fit_seconds, model_epoch)
+    return FitResult(epochs, fit_seconds, initial_epoch, model_epoch)

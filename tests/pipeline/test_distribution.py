@@ -338,8 +338,9 @@ def crash_and_resume(directory: str) -> None:
         pool_size=2,
         lstm_units=4,
         unroll=False,
+        bidirectional=False,
     )
-    fit = FitParams(batch_size=8, epochs=3, learning_rate=0.01)
+    fit = FitParams(batch_size=8, epochs=3, learning_rate=0.01, early_stopping_patience=None)
 
     def fresh() -> keras.Model:
         keras.utils.set_random_seed(7)

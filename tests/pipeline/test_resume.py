@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -248,14 +249,25 @@ def test_diverged_run_is_failed_in_mlflow_and_leaves_no_backup(
 # The backup on its own, in-process: a fit interrupted by an exception, resumed by a new model.
 
 TINY = ModelParams(
-    embedding_dim=8, dropout=0.25, filters=4, kernel_size=3, pool_size=2, lstm_units=4, unroll=False
+    embedding_dim=8,
+    dropout=0.25,
+    filters=4,
+    kernel_size=3,
+    pool_size=2,
+    lstm_units=4,
+    unroll=False,
+    bidirectional=False,
 )
-FIT = FitParams(batch_size=8, epochs=3, learning_rate=0.01)
+FIT = FitParams(batch_size=8, epochs=3, learning_rate=0.01, early_stopping_patience=None)
 
 
 class Crash(keras.callbacks.Callback):
+    def __init__(self, at_epoch: int = 1) -> None:
+        super().__init__()
+        self.at_epoch = at_epoch  # 0-based: the epochs before it complete
+
     def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
-        if epoch == 1:
+        if epoch == self.at_epoch:
             raise KeyboardInterrupt
 
 
@@ -300,6 +312,37 @@ def test_backup_restores_dropout_and_rng_state_exactly(tmp_path: Path) -> None:
         assert np.array_equal(a, b)
     backup.delete()
     assert not backup.directory.exists()
+
+
+def test_early_stopping_resumes_to_the_same_stop_and_weights(tmp_path: Path) -> None:
+    # Random labels: val_loss bottoms out early, so the best epoch is behind the crash point.
+    fit = dataclasses.replace(FIT, epochs=15, learning_rate=0.05, early_stopping_patience=3)
+    train, val = toy_data()
+    straight = fresh_model()
+    expected = fit_model(straight, train, val, fit)
+    assert expected.model_epoch < len(expected.history) < 15
+
+    crash_at = expected.model_epoch + 1  # after the best epoch, before the stop
+    backup = TrainingBackup(tmp_path / "key")
+    with pytest.raises(KeyboardInterrupt):
+        fit_model(fresh_model(), train, val, fit, callbacks=[Crash(crash_at)], backup=backup)
+    kept = sorted(p.name for p in backup.directory.iterdir())
+    assert kept == [f"epoch-{expected.model_epoch:05d}", f"epoch-{crash_at:05d}"]
+
+    resumed_model = fresh_model()
+    resumed = fit_model(resumed_model, train, val, fit, backup=backup)
+    assert resumed.initial_epoch == crash_at
+    assert resumed.model_epoch == expected.model_epoch
+    assert without(resumed.history, "epoch_seconds") == without(expected.history, "epoch_seconds")
+    for a, b in zip(straight.get_weights(), resumed_model.get_weights(), strict=True):
+        assert np.array_equal(a, b)
+    # Killed after the stopping epoch's backup: nothing left to train, the best is restored.
+    again_model = fresh_model()
+    again = fit_model(again_model, train, val, fit, backup=backup)
+    assert again.initial_epoch == len(expected.history)
+    assert again.model_epoch == expected.model_epoch
+    for a, b in zip(straight.get_weights(), again_model.get_weights(), strict=True):
+        assert np.array_equal(a, b)
 
 
 def test_backup_lock_refuses_a_second_holder_and_frees_on_exit(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ SEED_MODEL = ModelParams(
     pool_size=4,
     lstm_units=70,
     unroll=False,
+    bidirectional=False,
 )
 
 
@@ -43,6 +44,16 @@ def test_seed_architecture_and_parameter_count() -> None:
     assert model.output_shape == (None, 1)
 
 
+def test_bidirectional_runs_a_second_lstm_backwards() -> None:
+    both = dataclasses.replace(SEED_MODEL, bidirectional=True)
+    model = build_model(both, max_features=20000, maxlen=100)
+    one = build_model(SEED_MODEL, max_features=20000, maxlen=100)
+    lstm = 4 * 70 * (64 + 70 + 1)
+    # A second LSTM, and the classifier reads both final states (140 inputs, not 70).
+    assert model.count_params() == one.count_params() + lstm + 70
+    assert any(isinstance(layer, keras.layers.Bidirectional) for layer in model.layers)
+
+
 def test_too_short_maxlen_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"prepare\.maxlen=19 is too short.*maxlen >= 20"):
         build_model(SEED_MODEL, max_features=100, maxlen=19)
@@ -50,7 +61,14 @@ def test_too_short_maxlen_is_a_config_error() -> None:
 
 
 TINY_MODEL = ModelParams(
-    embedding_dim=8, dropout=0.0, filters=8, kernel_size=3, pool_size=2, lstm_units=8, unroll=False
+    embedding_dim=8,
+    dropout=0.0,
+    filters=8,
+    kernel_size=3,
+    pool_size=2,
+    lstm_units=8,
+    unroll=False,
+    bidirectional=False,
 )
 
 
@@ -67,11 +85,17 @@ def fit_tiny(
     learning_rate: float,
     runtime: RuntimeParams | None = None,
     model_params: ModelParams = TINY_MODEL,
+    early_stopping_patience: int | None = None,
 ) -> FitResult:
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     model = build_model(model_params, max_features=20, maxlen=12)
-    fit = FitParams(batch_size=16, epochs=epochs, learning_rate=learning_rate)
+    fit = FitParams(
+        batch_size=16,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        early_stopping_patience=early_stopping_patience,
+    )
     compile_model(model, fit, runtime)
     return fit_model(model, toy_data(256, rng), toy_data(64, rng), fit)
 
@@ -123,7 +147,7 @@ def test_mixed_precision_trains_with_a_float32_output(bfloat16_policy: None) -> 
 
 
 def test_training_lowers_the_loss_on_a_tiny_set() -> None:
-    result = fit_tiny(epochs=6, learning_rate=0.01)
+    result = fit_tiny(epochs=6, learning_rate=0.01, early_stopping_patience=None)
     losses = [epoch["loss"] for epoch in result.history]
     assert len(losses) == 6
     assert losses[-1] < 0.7 * losses[0]
@@ -134,3 +158,29 @@ def test_training_lowers_the_loss_on_a_tiny_set() -> None:
 def test_diverging_training_raises_instead_of_returning_weights() -> None:
     with pytest.raises(TrainingDivergedError, match="NaN"):
         fit_tiny(epochs=3, learning_rate=1e30)
+
+
+def test_early_stopping_ends_with_the_lowest_val_loss_epoch() -> None:
+    """Val labels are noise: val_loss rises once the model fits train, so training stops."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = build_model(TINY_MODEL, max_features=20, maxlen=12)
+    fit = FitParams(batch_size=16, epochs=30, learning_rate=0.05, early_stopping_patience=2)
+    compile_model(model, fit)
+    x_val, _ = toy_data(64, rng)
+    val = (x_val, rng.integers(0, 2, size=64).astype(np.int8))
+    result = fit_model(model, toy_data(256, rng), val, fit)
+
+    val_losses = [epoch["val_loss"] for epoch in result.history]
+    assert len(val_losses) < 30, "never stopped"
+    assert result.model_epoch == int(np.argmin(val_losses)) + 1
+    assert len(val_losses) == result.model_epoch + 2  # two epochs without improvement
+    # The model holds the best epoch's weights, not the last epoch's (dropout is 0 here).
+    loss = model.evaluate(*val, batch_size=64, verbose=0)[0]
+    assert loss == pytest.approx(val_losses[result.model_epoch - 1], rel=1e-5)
+    assert loss < val_losses[-1]
+
+
+def test_without_patience_every_epoch_runs_and_the_last_is_kept() -> None:
+    result = fit_tiny(epochs=4, learning_rate=0.05)
+    assert len(result.history) == 4 and result.model_epoch == 4
