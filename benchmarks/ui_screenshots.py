@@ -21,24 +21,18 @@ import argparse
 import contextlib
 import io
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imdb_sentiment.servers import mlflow_server
 from imdb_sentiment.tracking import EXPERIMENT
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's: `playwright install` would download its own
-LOOPBACK = "127.0.0.1"
 VIEWPORT = {"width": 1600, "height": 1000}
 MAX_HEIGHT = 4000  # px: a full-page shot taller than this is cut
 CHART_CARD = "[data-testid=experiment-view-compare-runs-card]"
@@ -58,85 +52,6 @@ class View:
     screenshot: Path
     text: str  # the page's text as a user reads it
     charts: dict[str, Chart]  # metric -> its line chart; empty on pages without them
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def wait_until_up(self, timeout_s: float = 120) -> str:
-        """Block until the server answers /health; return its base URL."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"mlflow server exited with {self.process.returncode}:\n{tail(self.log)}"
-                )
-            if answers(f"{self.url}/health"):
-                return self.url
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"mlflow server not up after {timeout_s:.0f} s:\n{tail(self.log)}"
-                )
-            time.sleep(0.5)
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def mlflow_server(backend_store_uri: str, workdir: Path) -> Iterator[Server]:
-    """`mlflow server` on a free loopback port, stopped on exit, also on errors.
-
-    It takes ~20 s to boot on a small CPU, so this does not wait: other work can go on until
-    `wait_until_up`. It runs in `workdir` (its log is `mlflow-server.log` there) and in its
-    own process group, so stopping it also stops the uvicorn worker it forks.
-    """
-    port = free_port()
-    log_path = workdir / "mlflow-server.log"
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_store_uri]
-    command += ["--host", LOOPBACK, "--port", str(port), "--workers", "1"]
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-    workdir.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield Server(f"http://{LOOPBACK}:{port}", process, log_path)
-    finally:
-        stop_group(process)
-
-
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=wait_s)
-            return
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import EvaluateParams, load_params, load_section
 from imdb_sentiment.io import read_json, write_json
 from imdb_sentiment.runtime import select_backend
+from imdb_sentiment.tracking import check_tracking_server, tracking_uri
 
 log = logging.getLogger("pipeline.evaluate")
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> None:
         cfg = load_section(load_params(args.params), "evaluate", EvaluateParams)
         run = read_json(args.run)
+        check_tracking_server(tracking_uri())  # not minutes of MLflow retries after scoring
         # The backend that trained the model also scores it (a .keras file loads in any).
         select_backend(run["backend"])
         from imdb_sentiment.scoring import evaluate_and_log

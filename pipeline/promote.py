@@ -10,7 +10,7 @@ from pathlib import Path
 from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import PromoteParams, load_params, load_section
 from imdb_sentiment.io import read_json, write_json
-from imdb_sentiment.tracking import project_root
+from imdb_sentiment.tracking import check_tracking_server, project_root, tracking_uri
 
 log = logging.getLogger("pipeline.promote")
 
@@ -32,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
             write_json(args.report, skipped(model["run_id"]))
             log.info("experiment run in a temporary copy: not promoting")
             return
+        check_tracking_server(tracking_uri())  # a dead server fails now, not after retries
         # Keras and MLflow load only once the inputs are known to be good.
         from imdb_sentiment.promotion import Candidate, load_test_reviews, run_gate
-        from imdb_sentiment.tracking import setup_experiment, tracking_uri
+        from imdb_sentiment.tracking import setup_experiment
 
         texts, labels = load_test_reviews(args.reviews, args.test)
         setup_experiment(tracking_uri())

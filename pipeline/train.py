@@ -12,6 +12,7 @@ from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_sec
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.io import read_json, write_json
 from imdb_sentiment.runtime import select_backend
+from imdb_sentiment.tracking import check_tracking_server, tracking_uri
 
 log = logging.getLogger("pipeline.train")
 
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         params = load_params(args.params)
         base = load_section(params, "base", BaseParams)
         cfg = load_section(params, "train", TrainParams)
+        # Before any data or model: MLflow's client would retry a dead server for minutes,
+        # and only at the first log call, after the training it was meant to record.
+        check_tracking_server(tracking_uri())
         if not read_json(args.validation).get("success"):
             raise PipelineError(
                 f"{args.validation} records failed expectations; fix the data first"

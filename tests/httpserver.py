@@ -38,11 +38,12 @@ class Script:
 
 @dataclass(frozen=True)
 class Seen:
-    """One request: its Range and Accept-Encoding headers, and the status (0: no answer)."""
+    """One request: its Range, Accept-Encoding and Authorization headers, the status (0: none)."""
 
     range: str | None
     accept_encoding: str | None
     status: int
+    authorization: str | None = None
 
 
 @dataclass
@@ -63,8 +64,12 @@ class FileServer:
         self._httpd.owner = self  # type: ignore[attr-defined]
 
     @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/{self.name}"
+        return f"{self.base_url}/{self.name}"
 
     def ranges_asked(self) -> list[str]:
         return [r.range for r in self.requests if r.range is not None]
@@ -88,7 +93,13 @@ class FileServer:
             return self._arrived - 1
 
     def _record(self, handler: _Handler, status: int) -> None:
-        seen = Seen(handler.headers.get("Range"), handler.headers.get("Accept-Encoding"), status)
+        headers = handler.headers
+        seen = Seen(
+            headers.get("Range"),
+            headers.get("Accept-Encoding"),
+            status,
+            headers.get("Authorization"),
+        )
         with self._lock:
             self.requests.append(seen)
 
@@ -112,7 +123,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _answer(self, owner: FileServer) -> None:
         script = owner.script
         number = owner._arrive()
-        if self.path != f"/{owner.name}":
+        if self.path.partition("?")[0] != f"/{owner.name}":  # a query string is no other file
             owner._record(self, 404)
             self.send_error(404)
         elif number < script.fail_first:

@@ -11,8 +11,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from imdb_sentiment import retrain
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.tracking import CHAMPION_URI, tracking_uri  # stdlib only: --help is fast
+from imdb_sentiment.tracking import (  # stdlib only: --help is fast
+    CHAMPION_URI,
+    find_checkout,
+    tracking_uri,
+)
 
 
 class PredictError(PipelineError):
@@ -36,7 +41,16 @@ def main(argv: list[str] | None = None) -> int:
         "--model-uri", default=CHAMPION_URI, help=f"an MLflow model URI (default {CHAMPION_URI})"
     )
     predict.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    retrain.add_arguments(
+        commands.add_parser(
+            "retrain",
+            help="pull, reproduce the pipeline through the champion gate, push, report",
+            description=retrain.__doc__,
+        )
+    )
     args = parser.parse_args(argv)
+    if args.command == "retrain":
+        return retrain.main(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's start-up chatter on stderr
     try:
@@ -97,11 +111,7 @@ def format_results(results: Iterable[tuple[str, float]], as_json: bool) -> list[
 
 def _checkout() -> Path:
     """The project checkout holding cwd (its mlflow.db is the default store), else cwd."""
-    cwd = Path.cwd().resolve()
-    for directory in (cwd, *cwd.parents):
-        if (directory / "dvc.yaml").is_file() and (directory / ".dvc").is_dir():
-            return directory
-    return cwd
+    return find_checkout() or Path.cwd().resolve()
 
 
 def _first_line(exc: BaseException) -> str:

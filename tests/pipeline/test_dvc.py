@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,49 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import REPO, tiny_params
+from tests.pipeline.dvc_repo import sh
 
 pytestmark = pytest.mark.slow
-
-PROJECT_FILES = ["dvc.yaml", ".gitignore", "pipeline", "src"]
-
-
-def sh(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> str:
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout + proc.stderr
-
-
-@pytest.fixture
-def repo(tmp_path: Path, archives: dict) -> tuple[Path, dict[str, str]]:
-    """A git + DVC repository holding this project's pipeline and tiny params."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    for name in PROJECT_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, root / name)
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
-    path, sha = archives["labeled"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
-    env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
-        IMDB_URL=str(path),
-        IMDB_SHA256=sha,
-        GIT_AUTHOR_NAME="test",
-        GIT_AUTHOR_EMAIL="test@example.invalid",
-        GIT_COMMITTER_NAME="test",
-        GIT_COMMITTER_EMAIL="test@example.invalid",
-        DVC_NO_ANALYTICS="1",
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
-    sh(["git", "init", "-q", "-b", "main"], root, env)
-    sh(["dvc", "init", "-q"], root, env)
-    sh(["git", "add", "-A"], root, env)
-    sh(["git", "commit", "-qm", "project"], root, env)
-    return root, env
 
 
 def workspace_state(root: Path, env: dict[str, str]) -> tuple[str, str, dict[str, bytes]]:

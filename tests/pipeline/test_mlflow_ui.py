@@ -11,8 +11,9 @@ from pathlib import Path
 import mlflow
 import pytest
 import yaml
-from benchmarks.ui_screenshots import CHROMIUM, capture_views, chromium, mlflow_server
+from benchmarks.ui_screenshots import CHROMIUM, capture_views, chromium
 
+from imdb_sentiment.servers import mlflow_server
 from imdb_sentiment.tracking import EXPERIMENT
 from tests.conftest import tiny_params
 from tests.pipeline.stages import run_evaluate, run_train

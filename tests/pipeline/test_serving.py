@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from benchmarks.ui_screenshots import LOOPBACK, Server, free_port, stop_group
 
+from imdb_sentiment.servers import LOOPBACK, Server, free_port, stop_group
 from imdb_sentiment.tracking import CHAMPION_URI
 from tests.conftest import tiny_params
 from tests.factory import NEGATIVE, POSITIVE
