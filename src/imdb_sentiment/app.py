@@ -48,9 +48,20 @@ def main(argv: list[str] | None = None) -> int:
             description=retrain.__doc__,
         )
     )
+    add_experiments_arguments(
+        commands.add_parser(
+            "experiments",
+            help="rank tracked runs by validation accuracy into a Markdown report",
+            description="Rank the finished runs that share this checkout's validation split by "
+            "validation accuracy, show test accuracy for the selected runs only, write the "
+            "report and log it to the selected runs.",
+        )
+    )
     args = parser.parse_args(argv)
     if args.command == "retrain":
         return retrain.main(args)
+    if args.command == "experiments":
+        return rank_experiments(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's start-up chatter on stderr
     try:
@@ -61,6 +72,48 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for line in format_results(results, as_json=args.json):
         print(line)  # noqa: T201
+    return 0
+
+
+def add_experiments_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="where to write the report (default: reports/experiments.md in the checkout)",
+    )
+    parser.add_argument(
+        "--params",
+        type=Path,
+        help="the params file whose validation split runs must share, and that the report's "
+        "`dvc exp run -S` lines start from (default: the checkout's params.yaml)",
+    )
+    parser.add_argument(
+        "--select", type=int, default=1, help="how many top runs to select (default 1)"
+    )
+    parser.add_argument("--top", type=int, default=20, help="rows in the table (default 20)")
+
+
+def rank_experiments(args: argparse.Namespace) -> int:
+    """The `experiments` command: the report, and one summary line per selected run."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    checkout = _checkout()
+    report = args.report or checkout / "reports" / "experiments.md"
+    try:
+        from imdb_sentiment.comparison import write_report
+        from imdb_sentiment.config import load_params
+
+        if args.top < 1:
+            raise PipelineError("--top must be at least 1")
+        params = load_params(args.params or checkout / "params.yaml")
+        comparison = write_report(tracking_uri(cwd=checkout), params, report, args.select, args.top)
+    except PipelineError as exc:
+        print(f"imdb-sentiment: error: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    print(f"{len(comparison.ranked)} runs ranked by validation accuracy; report in {report}")  # noqa: T201
+    for c in comparison.selected:
+        test = comparison.test_accuracy.get(c.run_id)
+        shown = "not evaluated" if test is None else f"{test:.4f}"
+        print(f"selected {c.name}: val accuracy {c.val_accuracy:.4f}, test accuracy {shown}")  # noqa: T201
     return 0
 
 

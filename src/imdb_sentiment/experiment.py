@@ -179,6 +179,7 @@ def train_and_log(
             kept = result.history[result.model_epoch - 1]
             mlflow.log_metrics(
                 {
+                    "epochs_trained": len(result.history),
                     "model_epoch": result.model_epoch,
                     "model_val_accuracy": kept["val_accuracy"],
                     "model_val_loss": kept["val_loss"],
