@@ -103,6 +103,9 @@ class ValidateParams:
         _require(self.top_moved_tokens > 0, "validate.top_moved_tokens", "a positive integer")
 
 
+POOLINGS = ("last", "max")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelParams:
     embedding_dim: int
@@ -115,6 +118,10 @@ class ModelParams:
     # final states are concatenated: the end of a long review reaches the classifier both as
     # the last and as the first step.
     bidirectional: bool
+    # What the classifier reads of the LSTM: its state after the last step (the seed), or
+    # the largest value each unit reached over all steps, which a long review's early
+    # sentences can still set.
+    pooling: str
     # Unrolled, the LSTM's 24-step loop becomes straight-line code: faster steps on a GPU,
     # slower compilation. Same maths.
     unroll: bool
@@ -123,6 +130,7 @@ class ModelParams:
         for key in ("embedding_dim", "filters", "kernel_size", "pool_size", "lstm_units"):
             _require(getattr(self, key) > 0, f"train.model.{key}", "a positive integer")
         _require(0 <= self.dropout < 1, "train.model.dropout", "a number in [0, 1)")
+        _require(self.pooling in POOLINGS, "train.model.pooling", " or ".join(POOLINGS))
 
 
 @dataclasses.dataclass(frozen=True)

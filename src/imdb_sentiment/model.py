@@ -22,8 +22,11 @@ def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Mo
     x = layers.Dropout(params.dropout)(x)
     x = layers.Conv1D(params.filters, params.kernel_size, padding="valid", activation="relu")(x)
     x = layers.MaxPooling1D(params.pool_size)(x)  # (batch, (maxlen-k+1)//pool, filters)
-    lstm = layers.LSTM(params.lstm_units, unroll=params.unroll)
+    every_step = params.pooling == "max"
+    lstm = layers.LSTM(params.lstm_units, unroll=params.unroll, return_sequences=every_step)
     x = layers.Bidirectional(lstm)(x) if params.bidirectional else lstm(x)
+    if every_step:
+        x = layers.GlobalMaxPooling1D()(x)  # (batch, steps, units) -> (batch, units)
     # float32 output whatever the dtype policy: a half-precision sigmoid saturates and its
     # log-loss underflows.
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="positive_probability")(x)

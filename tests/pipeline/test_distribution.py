@@ -339,6 +339,7 @@ def crash_and_resume(directory: str) -> None:
         lstm_units=4,
         unroll=False,
         bidirectional=False,
+        pooling="last",
     )
     fit = FitParams(batch_size=8, epochs=3, learning_rate=0.01, early_stopping_patience=None)
 

@@ -257,6 +257,7 @@ TINY = ModelParams(
     lstm_units=4,
     unroll=False,
     bidirectional=False,
+    pooling="last",
 )
 FIT = FitParams(batch_size=8, epochs=3, learning_rate=0.01, early_stopping_patience=None)
 

@@ -21,6 +21,7 @@ SEED_MODEL = ModelParams(
     lstm_units=70,
     unroll=False,
     bidirectional=False,
+    pooling="last",
 )
 
 
@@ -54,6 +55,16 @@ def test_bidirectional_runs_a_second_lstm_backwards() -> None:
     assert any(isinstance(layer, keras.layers.Bidirectional) for layer in model.layers)
 
 
+def test_max_pooling_reads_every_lstm_step_with_the_same_weights() -> None:
+    pooled = build_model(dataclasses.replace(SEED_MODEL, pooling="max"), 20000, 100)
+    last = build_model(SEED_MODEL, 20000, 100)
+    assert pooled.count_params() == last.count_params()  # pooling adds no weights
+    assert any(isinstance(layer, keras.layers.GlobalMaxPooling1D) for layer in pooled.layers)
+    assert not any(isinstance(layer, keras.layers.GlobalMaxPooling1D) for layer in last.layers)
+    with pytest.raises(ConfigError, match=r"train\.model\.pooling' must be last or max"):
+        dataclasses.replace(SEED_MODEL, pooling="mean")
+
+
 def test_too_short_maxlen_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"prepare\.maxlen=19 is too short.*maxlen >= 20"):
         build_model(SEED_MODEL, max_features=100, maxlen=19)
@@ -69,6 +80,7 @@ TINY_MODEL = ModelParams(
     lstm_units=8,
     unroll=False,
     bidirectional=False,
+    pooling="last",
 )
 
 
