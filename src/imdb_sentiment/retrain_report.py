@@ -89,6 +89,13 @@ def render(outcome: Outcome, context: Context) -> str:
     lines += _failure(outcome)
     lines += _unpushed(outcome)
     lines += _gate(outcome, context.promotion)
+    if any("`pull_request`" in line for line in context.trigger):
+        # retrain.yml gives pull requests no MLflow secrets: their registry dies with the runner.
+        lines += [
+            "A pull request's run tracks to a throwaway store on the runner: this decision is "
+            "against that store's champion, not the team's.",
+            "",
+        ]
     base = outcome.options.base or "base"
     lines += _diff_section(f"Metrics vs `{base}`", context.metrics, metrics=True)
     lines += _diff_section(f"Params vs `{base}`", context.params, metrics=False)

@@ -5,6 +5,7 @@ The command end to end, with real dvc and MLflow: tests/pipeline/test_retrain.py
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import io
 import shutil
@@ -200,6 +201,14 @@ def test_report_of_a_promotion_has_gate_diffs_and_links() -> None:
     assert "| params.yaml | train.fit.epochs | 2 | 1 |" in text
     assert "/#/experiments/1/runs/r3" in text
     assert "`-S train.fit.epochs=1`" in text
+
+
+def test_a_pull_request_report_says_its_gate_ran_on_a_throwaway_registry() -> None:
+    steps = [Step("pipeline", "dvc repro", note="stages run: train")]
+    done = outcome(0, steps, stages_run=["train", "promote"])
+    assert "throwaway store" not in render(done, CONTEXT)
+    pr = dataclasses.replace(CONTEXT, trigger=["GitHub Actions `pull_request`"])
+    assert "not the team's" in render(done, pr)
 
 
 def test_report_of_a_failed_stage_quotes_its_output_safely() -> None:
