@@ -190,8 +190,9 @@ def shrink_png(path: Path) -> None:
     path.write_bytes(buffer.getvalue())
 
 
-def latest_runs(backend_store_uri: str, count: int) -> tuple[str, dict[str, str]]:
-    """The experiment's id and its `count` latest finished runs, as run id -> name."""
+def latest_runs(backend_store_uri: str, count: int, where: str = "") -> tuple[str, dict[str, str]]:
+    """The experiment's id and its `count` latest finished runs (also matching the MLflow
+    filter `where`, e.g. a sweep's `tags.dvc.baseline_rev`), as run id -> name."""
     from mlflow import MlflowClient
 
     client = MlflowClient(backend_store_uri)
@@ -200,7 +201,7 @@ def latest_runs(backend_store_uri: str, count: int) -> tuple[str, dict[str, str]
         raise SystemExit(f"no experiment {EXPERIMENT!r} in {backend_store_uri}")
     found = client.search_runs(
         [experiment.experiment_id],
-        filter_string="attributes.status = 'FINISHED'",
+        filter_string=" and ".join(filter(None, ["attributes.status = 'FINISHED'", where])),
         order_by=["attributes.start_time DESC"],
         max_results=count,
     )
@@ -212,9 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend-store-uri", required=True, help="a copy of the store")
     parser.add_argument("--out", type=Path, default=Path("reports/ui"))
     parser.add_argument("--runs", type=int, default=3, help="how many latest runs to compare")
+    parser.add_argument(
+        "--filter",
+        default="",
+        help="only runs matching this MLflow filter, e.g. \"tags.dvc.exp_name LIKE 's-%%'\"",
+    )
     args = parser.parse_args(argv)
 
-    experiment_id, runs = latest_runs(args.backend_store_uri, args.runs)
+    experiment_id, runs = latest_runs(args.backend_store_uri, args.runs, args.filter)
     with (
         tempfile.TemporaryDirectory() as workdir,
         mlflow_server(args.backend_store_uri, Path(workdir)) as server,
