@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from imdb_sentiment import retrain
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.errors import PipelineError, first_line
 from imdb_sentiment.tracking import (  # stdlib only: --help is fast
     CHAMPION_URI,
     find_checkout,
@@ -152,7 +152,7 @@ def predict_reviews(model_uri: str, reviews: list[str]) -> list[tuple[str, float
             if model_uri == CHAMPION_URI
             else "check the URI and MLFLOW_TRACKING_URI"
         )
-        raise PredictError(f"cannot load {model_uri} ({_first_line(exc)}); {hint}") from exc
+        raise PredictError(f"cannot load {model_uri} ({first_line(exc)}); {hint}") from exc
     return [(answer.label, answer.probability) for answer in model.predict(reviews)]
 
 
@@ -165,10 +165,6 @@ def format_results(results: Iterable[tuple[str, float]], as_json: bool) -> list[
 def _checkout() -> Path:
     """The project checkout holding cwd (its mlflow.db is the default store), else cwd."""
     return find_checkout() or Path.cwd().resolve()
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.errors import PipelineError, first_line
 from imdb_sentiment.retrain_report import (
     EXIT_PIPELINE_FAILED,
     EXIT_PUSH_FAILED,
@@ -37,6 +37,8 @@ from imdb_sentiment.tracking import (
     REGISTERED_MODEL,
     check_tracking_server,
     find_checkout,
+    flatten,
+    git_output,
     is_tracking_server,
     printable_uri,
     tracking_uri,
@@ -123,7 +125,7 @@ def resolve_options(args: argparse.Namespace, root: Path) -> Options:
 
 def check_overrides(overrides: list[str], params: Mapping[str, Any]) -> list[str]:
     """`KEY=VALUE` strings whose KEY is a value (not a section) in params.yaml."""
-    leaves = _leaf_keys(params)
+    leaves = list(flatten(params))
     for override in overrides:
         match = _OVERRIDE.fullmatch(override)
         if match is None:
@@ -378,7 +380,7 @@ def gather_context(outcome: Outcome) -> Context:
     stale = "not compared: the pipeline failed, so the workspace metrics are an earlier run's"
     return Context(
         trigger=trigger_lines(os.environ),
-        commit=_git(["rev-parse", "--short", "HEAD"], root) or "(no commit)",
+        commit=git_output(["rev-parse", "--short", "HEAD"], root) or "(no commit)",
         metrics=dvc_diff("metrics", base, root) if succeeded else stale,
         params=dvc_diff("params", base, root),
         promotion=promotion,
@@ -409,7 +411,7 @@ def mlflow_links(root: Path, promotion: dict[str, Any] | None) -> list[str]:
     try:
         experiment_id = _experiment_of(uri, run_id)
     except Exception as exc:  # links are a convenience: the report goes out without them
-        return [f"run `{run_id}` in `{printable_uri(uri)}` (cannot look it up: {_first_line(exc)})"]
+        return [f"run `{run_id}` in `{printable_uri(uri)}` (cannot look it up: {first_line(exc)})"]
     version = (promotion or {}).get("challenger", {}).get("version")
     if is_tracking_server(uri):
         ui = printable_uri(uri).rstrip("/")
@@ -449,13 +451,8 @@ def _capture(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(command, 1, "", str(exc))
 
 
-def _git(args: list[str], root: Path) -> str:
-    proc = _capture(["git", *args], root)
-    return proc.stdout.strip() if proc.returncode == 0 else ""
-
-
 def _rev_exists(rev: str, root: Path) -> bool:
-    return bool(_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root))
+    return bool(git_output(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root))
 
 
 def _read_params(path: Path) -> Mapping[str, Any]:
@@ -464,16 +461,8 @@ def _read_params(path: Path) -> Mapping[str, Any]:
     try:
         params = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"cannot read {path}: {_first_line(exc)}; fix it first") from exc
+        raise UsageError(f"cannot read {path}: {first_line(exc)}; fix it first") from exc
     return params if isinstance(params, Mapping) else {}
-
-
-def _leaf_keys(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
-    keys = []
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        keys += _leaf_keys(value, f"{name}.") if isinstance(value, Mapping) else [name]
-    return keys
 
 
 def _dvc_outputs(root: Path, cached: bool | None = None) -> list[Path]:
@@ -516,10 +505,6 @@ def _last_error(lines: list[str]) -> str:
     lines = [line.strip() for line in lines if line.strip()]
     errors = [line for line in lines if line.startswith("ERROR")]
     return (errors or lines or ["no output"])[-1]
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _say(stream: TextIO, message: str) -> None:

@@ -262,10 +262,10 @@ def lineage_tags(paths: list[Path]) -> dict[str, str]:
 def run_tags(data_files: Mapping[str, Path], cwd: Path | None = None) -> dict[str, str]:
     """Lineage: the commit, whether the tree was dirty, the DVC experiment, the data digests."""
     tags = {f"data.md5.{name}": file_md5(path) for name, path in data_files.items()}
-    commit = _git(["rev-parse", "HEAD"], cwd)
+    commit = git_output(["rev-parse", "HEAD"], cwd)
     if commit:
         tags["mlflow.source.git.commit"] = commit
-        tags["git.dirty"] = str(bool(_git(["status", "--porcelain", *_SOURCE_CHANGES], cwd)))
+        tags["git.dirty"] = str(bool(git_output(["status", "--porcelain", *_SOURCE_CHANGES], cwd)))
     exp_name = os.environ.get("DVC_EXP_NAME")
     if exp_name:
         tags["dvc.exp_name"] = exp_name
@@ -296,7 +296,8 @@ def workspace_run_name(commit: str) -> str:
     return "-".join(part for part in ("workspace", commit[:7], stamp) if part)
 
 
-def _git(args: list[str], cwd: Path | None) -> str:
+def git_output(args: list[str], cwd: Path | None) -> str:
+    """What `git ARGS` prints in `cwd`, stripped; empty if git fails or is missing."""
     try:
         out = subprocess.run(
             ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=30
