@@ -13,7 +13,7 @@ import datetime
 import logging
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ class Comparison:
     selected: list[Candidate]
     test_accuracy: dict[str, float | None]  # run id -> test accuracy, selected runs only
     other_val_sets: int  # finished runs left out: validated on other reviews
-    reference: dict[str, str] = field(default_factory=dict)  # the val-set params used
+    reference: dict[str, str]  # the val-set params used
 
 
 def candidate_from_run(run: Any, count_epochs: Any = None) -> Candidate | None:
@@ -152,7 +152,7 @@ def varying_params(candidates: list[Candidate]) -> list[str]:
 
 def overrides(candidate: Candidate, current: Mapping[str, Any]) -> list[str]:
     """`-S key=value` arguments that turn params.yaml into `candidate`'s params."""
-    flat = {k: _as_param(v) for k, v in flatten(current).items()}
+    flat = {k: str(v) for k, v in flatten(current).items()}  # as MLflow stores params
     return [
         f"-S {key}={_as_yaml(candidate.params[key])}"
         for key in sorted(flat)
@@ -184,14 +184,15 @@ def render(comparison: Comparison, current: Mapping[str, Any], store: str, top: 
         "|" + "---|" * len(header),
     ]
     for i, c in enumerate(shown, start=1):
-        test = comparison.test_accuracy.get(c.run_id, "hidden")
+        selected = c.run_id in comparison.test_accuracy
+        test = _format_test(comparison.test_accuracy[c.run_id]) if selected else ""
         cells = [str(i), _run_label(c), *[c.params.get(k, "not logged") for k in columns]]
         cells += [
             f"{c.model_epoch}/{c.epochs}",
             f"{c.val_accuracy:.4f}",
             f"{c.val_loss:.4f}",
             "" if math.isnan(c.fit_seconds) else f"{c.fit_seconds / 60:.1f}",
-            _format_test(test),
+            test,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     if len(ranked) > len(shown):
@@ -260,11 +261,6 @@ def _finished_runs(client: Any, experiment_id: str) -> list[Any]:
             return runs
 
 
-def _as_param(value: Any) -> str:
-    """A params.yaml value as MLflow stores it (str(); YAML null is Python's None)."""
-    return str(value)
-
-
 def _as_yaml(param: str) -> str:
     """An MLflow param string as `dvc exp run -S` must spell it (YAML null, not None)."""
     return "null" if param == "None" else param
@@ -274,9 +270,7 @@ def _run_label(c: Candidate) -> str:
     return c.name if not c.exp_name or c.exp_name == c.name else f"{c.name} ({c.exp_name})"
 
 
-def _format_test(value: Any) -> str:
-    if value == "hidden":
-        return ""
+def _format_test(value: float | None) -> str:
     return "not evaluated" if value is None else f"**{float(value):.4f}**"
 
 

@@ -176,7 +176,7 @@ def train_and_log(
             mlflow.log_metric("fit_seconds", result.fit_seconds)
             # What the saved model scored (early stopping may keep an earlier epoch than the
             # last): the figures to compare runs by.
-            kept = result.history[result.model_epoch - 1]
+            kept = result.model_row
             mlflow.log_metrics(
                 {
                     "epochs_trained": len(result.history),
@@ -198,7 +198,7 @@ def train_and_log(
         # Only now is the work safe elsewhere: a crash before this resumes from the last epoch.
         backup.delete()
     log.info("MLflow run %s in %s", run.info.run_id, uri)
-    kept = result.history[result.model_epoch - 1]
+    kept = result.model_row
     summary = {
         "train_loss": kept["loss"],
         "train_accuracy": kept["accuracy"],

@@ -44,6 +44,11 @@ class FitResult:
     initial_epoch: int  # epochs restored from a backup (0: trained from scratch)
     model_epoch: int  # the epoch (1-based) whose weights the model ends with
 
+    @property
+    def model_row(self) -> dict[str, float]:
+        """The history row of the epoch whose weights the model kept."""
+        return self.history[self.model_epoch - 1]
+
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -179,8 +184,12 @@ class BestEpoch(keras.callbacks.Callback):
         self.best_loss = math.inf
         self.best_epoch = 0  # 1-based; 0: none yet
         self.wait = 0
-        self.stopped = False
         self._best_weights: list[np.ndarray] | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """`patience` epochs have passed without a lower val_loss."""
+        return self.wait >= self.patience
 
     def replay(self, history: list[dict[str, float]]) -> None:
         """Rebuild the counters from the epochs already trained (a resumed fit)."""
@@ -193,7 +202,6 @@ class BestEpoch(keras.callbacks.Callback):
             self.best_loss, self.best_epoch, self.wait = val_loss, epoch, 0
         else:
             self.wait += 1
-        self.stopped = self.wait >= self.patience
         if self.backup is not None:
             self.backup.keep_epoch = self.best_epoch or None
         return self.best_epoch == epoch
