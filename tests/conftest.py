@@ -9,10 +9,25 @@ from typing import Any
 import pytest
 import yaml
 
+from imdb_sentiment.config import FitParams, ModelParams
 from tests.factory import build_archive
 
 REPO = Path(__file__).resolve().parents[1]
 PER_LABEL = 24  # reviews per split and label in the tiny archives
+
+# A conv-LSTM small enough to fit in a second: for tests that build and fit models in-process.
+TINY_MODEL = ModelParams(
+    embedding_dim=8,
+    dropout=0.25,
+    filters=4,
+    kernel_size=3,
+    pool_size=2,
+    lstm_units=4,
+    unroll=False,
+    bidirectional=False,
+    pooling="last",
+)
+TINY_FIT = FitParams(batch_size=8, epochs=3, learning_rate=0.01, early_stopping_patience=None)
 
 
 def tiny_params() -> dict[str, Any]:

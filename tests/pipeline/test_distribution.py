@@ -323,25 +323,14 @@ class Crash(keras.callbacks.Callback):
 
 def crash_and_resume(directory: str) -> None:
     """A mirrored fit stopped in epoch 2 and resumed ends as one never stopped, to the bit."""
-    from imdb_sentiment.config import FitParams, ModelParams
     from imdb_sentiment.distribution import start_replicas
     from imdb_sentiment.model import build_model, compile_model
     from imdb_sentiment.training import TrainingBackup, fit_model
+    from tests.conftest import TINY_FIT, TINY_MODEL
 
     replicas = start_replicas("mirrored")
     assert replicas.count == 2, replicas
-    shape = ModelParams(
-        embedding_dim=8,
-        dropout=0.25,
-        filters=4,
-        kernel_size=3,
-        pool_size=2,
-        lstm_units=4,
-        unroll=False,
-        bidirectional=False,
-        pooling="last",
-    )
-    fit = FitParams(batch_size=8, epochs=3, learning_rate=0.01, early_stopping_patience=None)
+    shape, fit = TINY_MODEL, TINY_FIT
 
     def fresh() -> keras.Model:
         keras.utils.set_random_seed(7)

@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 import yaml
 
-from imdb_sentiment.config import FitParams, ModelParams
 from imdb_sentiment.model import build_model, compile_model
 from imdb_sentiment.training import BackupBusyError, TrainingBackup, fit_model
-from tests.conftest import REPO, tiny_params
+from tests.conftest import REPO, TINY_FIT, TINY_MODEL, tiny_params
 
 # Enough rows that an epoch lasts a good fraction of a second, so a kill lands inside one.
 N_TRAIN, N_VAL, MAXLEN, MAX_FEATURES = 2000, 64, 24, 20
@@ -248,19 +247,6 @@ def test_diverged_run_is_failed_in_mlflow_and_leaves_no_backup(
 
 # The backup on its own, in-process: a fit interrupted by an exception, resumed by a new model.
 
-TINY = ModelParams(
-    embedding_dim=8,
-    dropout=0.25,
-    filters=4,
-    kernel_size=3,
-    pool_size=2,
-    lstm_units=4,
-    unroll=False,
-    bidirectional=False,
-    pooling="last",
-)
-FIT = FitParams(batch_size=8, epochs=3, learning_rate=0.01, early_stopping_patience=None)
-
 
 class Crash(keras.callbacks.Callback):
     def __init__(self, at_epoch: int = 1) -> None:
@@ -274,8 +260,8 @@ class Crash(keras.callbacks.Callback):
 
 def fresh_model() -> keras.Model:
     keras.utils.set_random_seed(7)
-    model = build_model(TINY, MAX_FEATURES, MAXLEN)
-    compile_model(model, FIT)
+    model = build_model(TINY_MODEL, MAX_FEATURES, MAXLEN)
+    compile_model(model, TINY_FIT)
     return model
 
 
@@ -289,17 +275,17 @@ def toy_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndar
 def test_backup_restores_dropout_and_rng_state_exactly(tmp_path: Path) -> None:
     train, val = toy_data()
     straight = fresh_model()
-    expected = fit_model(straight, train, val, FIT)
+    expected = fit_model(straight, train, val, TINY_FIT)
 
     backup = TrainingBackup(tmp_path / "key")
     with pytest.raises(KeyboardInterrupt):
-        fit_model(fresh_model(), train, val, FIT, callbacks=[Crash()], backup=backup)
+        fit_model(fresh_model(), train, val, TINY_FIT, callbacks=[Crash()], backup=backup)
     assert [p.name for p in backup.directory.iterdir()] == ["epoch-00001"]
     # A save killed halfway leaves a temp folder that nothing reads.
     (backup.directory / ".epoch-00002.tmp").mkdir()
 
     resumed_model = fresh_model()
-    resumed = fit_model(resumed_model, train, val, FIT, backup=backup)
+    resumed = fit_model(resumed_model, train, val, TINY_FIT, backup=backup)
     assert resumed.initial_epoch == 1
     assert without(resumed.history, "epoch_seconds") == without(expected.history, "epoch_seconds")
     for a, b in zip(straight.get_weights(), resumed_model.get_weights(), strict=True):
@@ -307,7 +293,7 @@ def test_backup_restores_dropout_and_rng_state_exactly(tmp_path: Path) -> None:
     # Killed after the last epoch's backup but before its outputs were written: no epoch left.
     assert backup.latest() is not None and backup.latest().epoch == 3  # the caller deletes it
     last_model = fresh_model()
-    last = fit_model(last_model, train, val, FIT, backup=backup)
+    last = fit_model(last_model, train, val, TINY_FIT, backup=backup)
     assert last.initial_epoch == 3 and last.history == resumed.history
     for a, b in zip(straight.get_weights(), last_model.get_weights(), strict=True):
         assert np.array_equal(a, b)
@@ -317,7 +303,7 @@ def test_backup_restores_dropout_and_rng_state_exactly(tmp_path: Path) -> None:
 
 def test_early_stopping_resumes_to_the_same_stop_and_weights(tmp_path: Path) -> None:
     # Random labels: val_loss bottoms out early, so the best epoch is behind the crash point.
-    fit = dataclasses.replace(FIT, epochs=15, learning_rate=0.05, early_stopping_patience=3)
+    fit = dataclasses.replace(TINY_FIT, epochs=15, learning_rate=0.05, early_stopping_patience=3)
     train, val = toy_data()
     straight = fresh_model()
     expected = fit_model(straight, train, val, fit)
