@@ -23,8 +23,8 @@ import numpy as np
 import yaml
 
 from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
-from imdb_sentiment.io import load_split, read_json
-from imdb_sentiment.runtime import select_backend
+from imdb_sentiment.files import load_split, read_json
+from imdb_sentiment.modeling.runtime import select_backend
 
 
 def override(params: dict[str, Any], spec: str) -> dict[str, Any]:
@@ -53,10 +53,10 @@ def main() -> None:
 
     import keras
 
-    from imdb_sentiment.evaluation import compute_metrics
-    from imdb_sentiment.model import build_model, compile_model
-    from imdb_sentiment.runtime import apply_runtime
-    from imdb_sentiment.training import fit_model
+    from imdb_sentiment.modeling.fit import fit_model
+    from imdb_sentiment.modeling.metrics import compute_metrics
+    from imdb_sentiment.modeling.model import build_model, compile_model
+    from imdb_sentiment.modeling.runtime import apply_runtime
 
     meta = read_json(args.prepared / "meta.json")
     train, val, test = (load_split(args.prepared / f"{n}.npz") for n in ("train", "val", "test"))

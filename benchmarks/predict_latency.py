@@ -50,7 +50,7 @@ def cli_seconds(model_uri: str, texts: list[str]) -> float:
 def in_process(model_uri: str, batches: dict[int, list[str]], repeat: int) -> None:
     import mlflow
 
-    from imdb_sentiment.tracking import tracking_uri
+    from imdb_sentiment.tracking.store import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri())
     start = time.perf_counter()

@@ -28,7 +28,7 @@ def run_bare(prepared: Path, params_path: Path) -> dict[str, object]:
     import keras
 
     from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
-    from imdb_sentiment.io import load_split, read_json
+    from imdb_sentiment.files import load_split, read_json
 
     params = load_params(params_path)
     cfg = load_section(params, "train", TrainParams)
@@ -81,7 +81,7 @@ def run_bare(prepared: Path, params_path: Path) -> dict[str, object]:
 
 def run_pipeline(prepared: Path, params_path: Path) -> dict[str, object]:
     from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
-    from imdb_sentiment.experiment import train_and_log
+    from imdb_sentiment.stages.train import train_and_log
 
     params = load_params(params_path)
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imdb_sentiment.servers import mlflow_server
-from imdb_sentiment.tracking import EXPERIMENT
+from devtools.servers import mlflow_server
+
+from imdb_sentiment.tracking.names import EXPERIMENT
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's: `playwright install` would download its own
 VIEWPORT = {"width": 1600, "height": 1000}

@@ -7,11 +7,11 @@ import logging
 import sys
 from pathlib import Path
 
-from imdb_sentiment.archive import read_reviews, write_reviews
-from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import DownloadParams, load_params, load_section
-from imdb_sentiment.download import cache_dir, fetch, resolve_source
-from imdb_sentiment.io import atomic_path
+from imdb_sentiment.data.archive import read_reviews, write_reviews
+from imdb_sentiment.data.source import cache_dir, fetch, resolve_source
+from imdb_sentiment.entrypoint import run_stage
+from imdb_sentiment.files import atomic_path
 
 log = logging.getLogger("pipeline.download")
 

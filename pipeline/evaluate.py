@@ -8,11 +8,12 @@ import logging
 import sys
 from pathlib import Path
 
-from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import EvaluateParams, load_params, load_section
-from imdb_sentiment.io import read_json, write_json
-from imdb_sentiment.runtime import select_backend
-from imdb_sentiment.tracking import check_tracking_server, tracking_uri
+from imdb_sentiment.entrypoint import run_stage
+from imdb_sentiment.files import read_json, write_json
+from imdb_sentiment.modeling.runtime import select_backend
+from imdb_sentiment.tracking.preflight import check_tracking_server
+from imdb_sentiment.tracking.store import tracking_uri
 
 log = logging.getLogger("pipeline.evaluate")
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         check_tracking_server(tracking_uri())  # not minutes of MLflow retries after scoring
         # The backend that trained the model also scores it (a .keras file loads in any).
         select_backend(run["backend"])
-        from imdb_sentiment.scoring import evaluate_and_log
+        from imdb_sentiment.stages.evaluate import evaluate_and_log
 
         scored = evaluate_and_log(
             args.model, args.test, run["run_id"], cfg, args.plots, args.vocab, args.lineage

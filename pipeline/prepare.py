@@ -10,16 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import BaseParams, PrepareParams, load_params, load_section
-from imdb_sentiment.io import staged_files, write_json
-from imdb_sentiment.prepare import (
+from imdb_sentiment.data.sequences import (
     PreparedData,
     cap_per_split,
     load_reviews,
     prepare_sequences,
 )
-from imdb_sentiment.text import SPECIAL_TOKENS
+from imdb_sentiment.data.tokenizer import SPECIAL_TOKENS
+from imdb_sentiment.entrypoint import run_stage
+from imdb_sentiment.files import staged_files, write_json
 
 log = logging.getLogger("pipeline.prepare")
 

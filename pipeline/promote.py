@@ -7,10 +7,12 @@ import logging
 import sys
 from pathlib import Path
 
-from imdb_sentiment.cli import run_stage
+from imdb_sentiment.checkout import project_root
 from imdb_sentiment.config import PromoteParams, load_params, load_section
-from imdb_sentiment.io import read_json, write_json
-from imdb_sentiment.tracking import check_tracking_server, project_root, tracking_uri
+from imdb_sentiment.entrypoint import run_stage
+from imdb_sentiment.files import read_json, write_json
+from imdb_sentiment.tracking.preflight import check_tracking_server
+from imdb_sentiment.tracking.store import tracking_uri
 
 log = logging.getLogger("pipeline.promote")
 
@@ -34,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             return
         check_tracking_server(tracking_uri())  # a dead server fails now, not after retries
         # Keras and MLflow load only once the inputs are known to be good.
-        from imdb_sentiment.promotion import Candidate, load_test_reviews, run_gate
-        from imdb_sentiment.tracking import setup_experiment
+        from imdb_sentiment.registry.gate import Candidate, load_test_reviews, run_gate
+        from imdb_sentiment.tracking.store import setup_experiment
 
         texts, labels = load_test_reviews(args.reviews, args.test)
         setup_experiment(tracking_uri())

@@ -7,12 +7,13 @@ import logging
 import sys
 from pathlib import Path
 
-from imdb_sentiment.cli import run_stage
 from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
+from imdb_sentiment.entrypoint import run_stage
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.io import read_json, write_json
-from imdb_sentiment.runtime import select_backend
-from imdb_sentiment.tracking import check_tracking_server, tracking_uri
+from imdb_sentiment.files import read_json, write_json
+from imdb_sentiment.modeling.runtime import select_backend
+from imdb_sentiment.tracking.preflight import check_tracking_server
+from imdb_sentiment.tracking.store import tracking_uri
 
 log = logging.getLogger("pipeline.train")
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         # Keras (and its backend) load only once the inputs are known to be good.
         select_backend(cfg.runtime.backend)  # params.yaml decides, before Keras is imported
-        from imdb_sentiment.experiment import train_and_log
+        from imdb_sentiment.stages.train import train_and_log
 
         reports = [args.validation, *args.data_report]
         outcome = train_and_log(params, base.seed, cfg, args.prepared, args.model, reports)

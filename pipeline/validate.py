@@ -9,12 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from imdb_sentiment.cli import run_stage
-from imdb_sentiment.config import ValidateParams, load_params, load_section
-from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.io import atomic_dir, read_json, write_json
-from imdb_sentiment.split_drift import measure_drift
-from imdb_sentiment.validation import (
+from imdb_sentiment.checks.expectations import (
     collect_failures,
     drift_metrics,
     load_encoded_splits,
@@ -25,6 +20,11 @@ from imdb_sentiment.validation import (
     sequence_frame,
     validation_report,
 )
+from imdb_sentiment.checks.train_test_drift import measure_drift
+from imdb_sentiment.config import ValidateParams, load_params, load_section
+from imdb_sentiment.entrypoint import run_stage
+from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.files import atomic_dir, read_json, write_json
 
 log = logging.getLogger("pipeline.validate")
 

@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from imdb_sentiment.team import TeamServer, TeamSetupError, local_team_server
+from devtools.team import TeamServer, TeamSetupError, local_team_server
 
 DEFAULT_PORT = 5000  # mlflow's own default, so its docs' URLs work as they are
 

@@ -323,9 +323,10 @@ class Crash(keras.callbacks.Callback):
 
 def crash_and_resume(directory: str) -> None:
     """A mirrored fit stopped in epoch 2 and resumed ends as one never stopped, to the bit."""
-    from imdb_sentiment.distribution import start_replicas
-    from imdb_sentiment.model import build_model, compile_model
-    from imdb_sentiment.training import TrainingBackup, fit_model
+    from imdb_sentiment.modeling.checkpoint import TrainingBackup
+    from imdb_sentiment.modeling.distribution import start_replicas
+    from imdb_sentiment.modeling.fit import fit_model
+    from imdb_sentiment.modeling.model import build_model, compile_model
     from tests.conftest import TINY_FIT, TINY_MODEL
 
     replicas = start_replicas("mirrored")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from imdb_sentiment import http
-from imdb_sentiment.archive import read_reviews, write_reviews
+from imdb_sentiment.data import transfer as http
+from imdb_sentiment.data.archive import read_reviews, write_reviews
 from pipeline import download
 from tests.conftest import REPO
 from tests.factory import (

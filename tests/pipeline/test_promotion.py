@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from imdb_sentiment.promotion import CHAMPION, REGISTERED_MODEL
-from imdb_sentiment.serving import LABELS
-from imdb_sentiment.tracking import file_md5
+from imdb_sentiment.registry.gate import CHAMPION, REGISTERED_MODEL
+from imdb_sentiment.registry.text_model import LABELS
+from imdb_sentiment.tracking.lineage import file_md5
 from tests.pipeline.stages import run_evaluate, run_promote, run_train, run_validate
 
 # A learning rate this small leaves the model near chance after one epoch; six epochs at the
@@ -127,7 +127,7 @@ def test_raw_text_model_gives_the_probabilities_of_prepare_plus_the_keras_model(
     """No training/serving skew: the same reviews, two paths, identical numbers."""
     import keras
 
-    from imdb_sentiment.promotion import load_test_reviews
+    from imdb_sentiment.registry.gate import load_test_reviews
 
     assert run_validate(workspace) == 0
     assert run_train(workspace) == 0

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 import yaml
 
-from imdb_sentiment.model import build_model, compile_model
-from imdb_sentiment.training import BackupBusyError, TrainingBackup, fit_model
+from imdb_sentiment.modeling.checkpoint import BackupBusyError, TrainingBackup
+from imdb_sentiment.modeling.fit import fit_model
+from imdb_sentiment.modeling.model import build_model, compile_model
 from tests.conftest import REPO, TINY_FIT, TINY_MODEL, tiny_params
 
 # Enough rows that an epoch lasts a good fraction of a second, so a kill lands inside one.
@@ -333,7 +334,7 @@ def test_early_stopping_resumes_to_the_same_stop_and_weights(tmp_path: Path) -> 
 
 
 def test_backup_lock_refuses_a_second_holder_and_frees_on_exit(tmp_path: Path) -> None:
-    from imdb_sentiment.training import lock_is_free
+    from imdb_sentiment.modeling.checkpoint import lock_is_free
 
     backup = TrainingBackup(tmp_path / "key")
     assert lock_is_free(backup.lock_path)

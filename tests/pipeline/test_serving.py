@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
+from devtools.servers import LOOPBACK, Server, free_port, stop_group
 
-from imdb_sentiment.servers import LOOPBACK, Server, free_port, stop_group
-from imdb_sentiment.tracking import CHAMPION_URI
+from imdb_sentiment.tracking.names import CHAMPION_URI
 from tests.conftest import tiny_params
 from tests.factory import NEGATIVE, POSITIVE
 from tests.pipeline.stages import (

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 import yaml
+from devtools.team import TeamServer, ensure_database, local_team_server, postgres_cluster
 from mlflow import MlflowClient
 
-from imdb_sentiment.team import TeamServer, ensure_database, local_team_server, postgres_cluster
-from imdb_sentiment.tracking import CHAMPION, EXPERIMENT, REGISTERED_MODEL, file_md5
+from imdb_sentiment.tracking.lineage import file_md5
+from imdb_sentiment.tracking.names import CHAMPION, EXPERIMENT, REGISTERED_MODEL
 from tests.pipeline.dvc_repo import commit, sh
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imdb_sentiment.archive import MAX_REVIEW_BYTES, ArchiveError, read_reviews, write_reviews
+from imdb_sentiment.data.archive import MAX_REVIEW_BYTES, ArchiveError, read_reviews, write_reviews
 from tests.conftest import PER_LABEL
 from tests.factory import (
     Member,

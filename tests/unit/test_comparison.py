@@ -9,8 +9,13 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from imdb_sentiment.comparison import ComparisonError, compare, reference_val_set, write_report
-from imdb_sentiment.tracking import EXPERIMENT
+from imdb_sentiment.tracking.experiments import (
+    ComparisonError,
+    compare,
+    reference_val_set,
+    write_report,
+)
+from imdb_sentiment.tracking.names import EXPERIMENT
 
 PARAMS: dict[str, Any] = {
     "base": {"seed": 42},
@@ -169,7 +174,7 @@ def test_the_command_writes_the_report_and_names_the_selected_run(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from imdb_sentiment.app import main
+    from imdb_sentiment.cli import main
 
     uri, client, exp = store
     params_file = tmp_path / "params.yaml"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from imdb_sentiment.config import ConfigError, FitParams
-from imdb_sentiment.distribution import (
+from imdb_sentiment.modeling.distribution import (
     Replicas,
     check_workers_agree,
     local_fit_params,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imdb_sentiment.download import (
+from imdb_sentiment.data.source import (
     DownloadError,
     Source,
     cache_dir,
@@ -14,7 +14,7 @@ from imdb_sentiment.download import (
     local_path,
     resolve_source,
 )
-from imdb_sentiment.http import RetryPolicy
+from imdb_sentiment.data.transfer import RetryPolicy
 from tests.httpserver import FileServer, Script, Seen, closed_port
 
 SHA_A = "a" * 64
@@ -159,7 +159,7 @@ def test_transient_statuses_are_retried(tmp_path: Path, status: int) -> None:
 
 
 def retry_messages(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "imdb_sentiment.http"]
+    return [r.getMessage() for r in caplog.records if r.name == "imdb_sentiment.data.transfer"]
 
 
 def test_retries_back_off_exponentially_then_stop(

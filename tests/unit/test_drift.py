@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imdb_sentiment.drift import (
+from imdb_sentiment.checks.drift import (
     id_counts,
     js_divergence,
     js_terms,

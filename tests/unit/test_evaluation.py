@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imdb_sentiment.evaluation import MAX_CURVE_POINTS, compute_metrics, plot_curves
+from imdb_sentiment.modeling.metrics import MAX_CURVE_POINTS, compute_metrics, plot_curves
 
 
 def test_metrics_match_a_hand_computed_case() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imdb_sentiment.io import atomic_dir, atomic_open, read_json, staged_files, write_json
+from imdb_sentiment.files import atomic_dir, atomic_open, read_json, staged_files, write_json
 
 
 def test_failed_write_leaves_neither_file_nor_temp(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from imdb_sentiment.config import ConfigError, FitParams, ModelParams, RuntimeParams
-from imdb_sentiment.model import build_model, compile_model
-from imdb_sentiment.runtime import apply_runtime
-from imdb_sentiment.training import FitResult, TrainingDivergedError, fit_model
+from imdb_sentiment.modeling.fit import FitResult, TrainingDivergedError, fit_model
+from imdb_sentiment.modeling.model import build_model, compile_model
+from imdb_sentiment.modeling.runtime import apply_runtime
 
 SEED_MODEL = ModelParams(
     embedding_dim=128,

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from imdb_sentiment.prepare import (
+from imdb_sentiment.data.sequences import (
     PREPARE_COLUMNS,
     EncodedSplit,
     PreparedData,
@@ -18,7 +18,14 @@ from imdb_sentiment.prepare import (
     prepare_sequences,
     split_validation,
 )
-from imdb_sentiment.text import OOV, START, build_vocabulary, encode, pad_sequences, tokenize
+from imdb_sentiment.data.tokenizer import (
+    OOV,
+    START,
+    build_vocabulary,
+    encode,
+    pad_sequences,
+    tokenize,
+)
 
 
 def reviews(n_per_group: int = 10) -> pd.DataFrame:

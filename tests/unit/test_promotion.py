@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from imdb_sentiment.config import PromoteParams
-from imdb_sentiment.promotion import (
+from imdb_sentiment.registry.gate import (
     PromotionError,
     compare,
     decide,

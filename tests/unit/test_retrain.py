@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imdb_sentiment.app import main
-from imdb_sentiment.retrain import (
+from imdb_sentiment.cli import main
+from imdb_sentiment.retrain.command import (
     UsageError,
     check_overrides,
     check_report_path,
     resolve_base,
     stream,
 )
-from imdb_sentiment.retrain_report import (
+from imdb_sentiment.retrain.report import (
     EXIT_PIPELINE_FAILED,
     EXIT_PUSH_FAILED,
     Context,

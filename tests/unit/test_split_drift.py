@@ -8,8 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from imdb_sentiment.prepare import EncodedSplit, PreparedDataError
-from imdb_sentiment.split_drift import Drift, drift_failures, measure_drift, review_lengths
+from imdb_sentiment.checks.train_test_drift import (
+    Drift,
+    drift_failures,
+    measure_drift,
+    review_lengths,
+)
+from imdb_sentiment.data.sequences import EncodedSplit, PreparedDataError
 from tests.unit.test_validation import CFG
 
 

@@ -6,15 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from devtools.team import Database, TeamSetupError, cluster_owner, find_pg_bin, prepare_directory
 from sqlalchemy.engine import make_url
-
-from imdb_sentiment.team import (
-    Database,
-    TeamSetupError,
-    cluster_owner,
-    find_pg_bin,
-    prepare_directory,
-)
 
 
 def pg_bin(folder: Path, tools: tuple[str, ...] = ("initdb", "pg_ctl")) -> Path:

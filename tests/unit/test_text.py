@@ -5,8 +5,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from imdb_sentiment import text as text_module
-from imdb_sentiment.text import (
+from imdb_sentiment.data import tokenizer as text_module
+from imdb_sentiment.data.tokenizer import (
     INDEX_FROM,
     OOV,
     PAD,

@@ -5,20 +5,12 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from imdb_sentiment.tracking import (
-    BACKUP_LOCK_TAG,
-    BACKUP_STORE_TAG,
-    backup_root,
-    backup_store_id,
-    fail_dead_runs,
-    file_md5,
-    flatten,
-    project_root,
-    run_description,
-    run_tags,
-    setup_experiment,
-    tracking_uri,
-)
+from imdb_sentiment.checkout import project_root
+from imdb_sentiment.modeling.checkpoint import backup_root, backup_store_id
+from imdb_sentiment.tracking.lineage import file_md5, run_tags
+from imdb_sentiment.tracking.names import BACKUP_LOCK_TAG, BACKUP_STORE_TAG
+from imdb_sentiment.tracking.runs import fail_dead_runs, flatten, run_description
+from imdb_sentiment.tracking.store import setup_experiment, tracking_uri
 
 
 def test_project_root_sees_through_dvc_temp_copies(tmp_path: Path) -> None:
@@ -96,7 +88,7 @@ def test_fail_dead_runs_marks_only_dead_running_runs_of_this_store(
 def test_workspace_runs_get_distinct_readable_names() -> None:
     import re
 
-    from imdb_sentiment.tracking import workspace_run_name
+    from imdb_sentiment.tracking.lineage import workspace_run_name
 
     assert re.fullmatch(r"workspace-abcdef1-\d{8}-\d{6}", workspace_run_name("abcdef1234"))
     assert re.fullmatch(r"workspace-\d{8}-\d{6}", workspace_run_name(""))

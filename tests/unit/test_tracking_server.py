@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imdb_sentiment.tracking import TrackingServerError, check_tracking_server
+from imdb_sentiment.tracking.preflight import TrackingServerError, check_tracking_server
 from tests.httpserver import FileServer, Script, closed_port
 
 SEARCH = "api/2.0/mlflow/experiments/search"

@@ -10,9 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from imdb_sentiment.config import ValidateParams
-from imdb_sentiment.prepare import EncodedSplit, PreparedDataError
-from imdb_sentiment.validation import (
+from imdb_sentiment.checks.expectations import (
     raw_review_expectations,
     raw_review_frame,
     run_suites,
@@ -20,6 +18,8 @@ from imdb_sentiment.validation import (
     sequence_frame,
     summarize_sequences,
 )
+from imdb_sentiment.config import ValidateParams
+from imdb_sentiment.data.sequences import EncodedSplit, PreparedDataError
 
 N = 4  # reviews per split and label
 

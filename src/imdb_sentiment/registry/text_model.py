@@ -1,7 +1,7 @@
 """The raw-text model: review strings in, sentiment out, through `prepare`'s own tokenizer.
 
 The Keras model takes padded token ids; users have text. This MLflow pyfunc model bundles
-the Keras model, the vocabulary and the tokenizer code (`imdb_sentiment.text`, the module
+the Keras model, the vocabulary and the tokenizer code (`imdb_sentiment.data.tokenizer`, the module
 `prepare` encodes with), so `mlflow models serve`, `imdb-sentiment predict` and
 `mlflow.pyfunc.load_model` all turn a review into the ids training saw.
 """
@@ -20,9 +20,9 @@ import pydantic
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from imdb_sentiment.io import read_json, write_json
-from imdb_sentiment.runtime import backend_requirements
-from imdb_sentiment.text import encode_texts
+from imdb_sentiment.data.tokenizer import encode_texts
+from imdb_sentiment.files import read_json, write_json
+from imdb_sentiment.modeling.runtime import backend_requirements
 
 LABELS = ("negative", "positive")
 MODEL_NAME = "text_model"  # the artifact path of the pyfunc model within its run
@@ -31,7 +31,7 @@ EXAMPLE_REVIEWS = [
     "A moving story with wonderful acting. I'd watch it again!",
     "Dull, predictable and far too long.<br /><br />Don't bother.",
 ]
-_PACKAGE_DIR = Path(__file__).parent
+_PACKAGE_DIR = Path(__file__).parents[1]  # the whole imdb_sentiment package travels with the model
 _PREDICT_BATCH = 1000  # bounds memory for large requests; the answer does not depend on it
 
 
@@ -131,7 +131,7 @@ def log_text_model(
     write_json(config, {"maxlen": maxlen, "threshold": threshold, "self_test": self_test(encoder)})
     return mlflow.pyfunc.log_model(
         name=MODEL_NAME,
-        python_model=str(_PACKAGE_DIR / "text_model_code.py"),
+        python_model=str(_PACKAGE_DIR / "registry" / "model_code.py"),
         artifacts={"keras_model": str(keras_model), "vocab": str(vocab), "config": str(config)},
         # The package travels with the model: an old version keeps the tokenizer it learned with.
         code_paths=[str(_PACKAGE_DIR)],

@@ -133,7 +133,7 @@ def plot_curves(evaluation: Evaluation, out_dir: Path) -> dict[str, Path]:
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    from imdb_sentiment.io import atomic_path
+    from imdb_sentiment.files import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.io import atomic_path
-from imdb_sentiment.tracking import EXPERIMENT, flatten
+from imdb_sentiment.files import atomic_path
+from imdb_sentiment.tracking.names import EXPERIMENT
+from imdb_sentiment.tracking.runs import flatten
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,6 @@
 
 from mlflow.models import set_model
 
-from imdb_sentiment.serving import ReviewSentimentModel
+from imdb_sentiment.registry.text_model import ReviewSentimentModel
 
 set_model(ReviewSentimentModel())

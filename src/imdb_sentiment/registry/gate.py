@@ -21,8 +21,8 @@ from scipy.stats import binomtest
 
 from imdb_sentiment.config import PromoteParams
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.serving import LABELS
-from imdb_sentiment.tracking import CHAMPION, REGISTERED_MODEL
+from imdb_sentiment.registry.text_model import LABELS
+from imdb_sentiment.tracking.names import CHAMPION, REGISTERED_MODEL
 
 log = logging.getLogger(__name__)
 

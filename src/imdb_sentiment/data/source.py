@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from imdb_sentiment.http import DownloadError, RetryPolicy, download, progress_bar
+from imdb_sentiment.data.transfer import DownloadError, RetryPolicy, download, progress_bar
 
 log = logging.getLogger(__name__)
 

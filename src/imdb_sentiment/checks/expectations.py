@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imdb_sentiment.checks.train_test_drift import Drift, drift_failures
 from imdb_sentiment.config import ValidateParams
-from imdb_sentiment.prepare import EncodedSplit, PreparedDataError
-from imdb_sentiment.split_drift import Drift, drift_failures
-from imdb_sentiment.text import OOV, PAD, START
+from imdb_sentiment.data.sequences import EncodedSplit, PreparedDataError
+from imdb_sentiment.data.tokenizer import OOV, PAD, START
 
 log = logging.getLogger(__name__)
 

@@ -21,42 +21,38 @@ from mlflow.models import infer_signature
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
 from imdb_sentiment.config import TrainParams
-from imdb_sentiment.distribution import (
+from imdb_sentiment.files import atomic_path, load_split, read_json
+from imdb_sentiment.modeling.checkpoint import (
+    TrainingBackup,
+    backup_root,
+    backup_store_id,
+    lock_is_free,
+)
+from imdb_sentiment.modeling.distribution import (
     Replicas,
     check_workers_agree,
     local_fit_params,
     shard_split,
     start_replicas,
 )
-from imdb_sentiment.io import atomic_path, load_split, read_json
-from imdb_sentiment.model import build_model, compile_model
-from imdb_sentiment.runtime import apply_runtime, backend_requirements
-from imdb_sentiment.tracking import (
-    BACKUP_KEY_TAG,
-    BACKUP_LOCK_TAG,
-    BACKUP_STORE_TAG,
-    backup_root,
-    backup_store_id,
-    epoch_logger,
-    fail_dead_runs,
-    file_md5,
-    flatten,
-    run_description,
-    run_tags,
-    setup_experiment,
-    tracking_uri,
-)
-from imdb_sentiment.training import (
-    TrainingBackup,
-    TrainingDivergedError,
-    fit_model,
-    lock_is_free,
-)
+from imdb_sentiment.modeling.fit import TrainingDivergedError, fit_model
+from imdb_sentiment.modeling.model import build_model, compile_model
+from imdb_sentiment.modeling.runtime import apply_runtime, backend_requirements
+from imdb_sentiment.tracking.lineage import file_md5, run_tags
+from imdb_sentiment.tracking.names import BACKUP_KEY_TAG, BACKUP_LOCK_TAG, BACKUP_STORE_TAG
+from imdb_sentiment.tracking.runs import epoch_logger, fail_dead_runs, flatten, run_description
+from imdb_sentiment.tracking.store import setup_experiment, tracking_uri
 
 log = logging.getLogger(__name__)
 
 # The modules whose code decides the weights a given epoch ends with.
-_TRAINING_CODE = ("model.py", "training.py", "experiment.py", "distribution.py")
+_TRAINING_CODE = (
+    "modeling/model.py",
+    "modeling/fit.py",
+    "modeling/checkpoint.py",
+    "modeling/distribution.py",
+    "stages/train.py",
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,7 @@ def backup_key(
     may resume another's weights: a backup from any other would load (or fail to) into a
     different run. Every worker of a multi-worker run computes the same key.
     """
-    package = Path(__file__).parent
+    package = Path(__file__).parents[1]
     identity = {
         "train": train_params,
         "seed": seed,

@@ -11,10 +11,11 @@ import keras
 import mlflow
 
 from imdb_sentiment.config import EvaluateParams
-from imdb_sentiment.evaluation import Evaluation, compute_metrics, plot_curves
-from imdb_sentiment.io import load_split, write_json
-from imdb_sentiment.serving import log_text_model
-from imdb_sentiment.tracking import lineage_tags, setup_experiment, tracking_uri
+from imdb_sentiment.files import load_split, write_json
+from imdb_sentiment.modeling.metrics import Evaluation, compute_metrics, plot_curves
+from imdb_sentiment.registry.text_model import log_text_model
+from imdb_sentiment.tracking.lineage import lineage_tags
+from imdb_sentiment.tracking.store import setup_experiment, tracking_uri
 
 log = logging.getLogger(__name__)
 

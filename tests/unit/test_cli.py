@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imdb_sentiment.app import PredictError, format_results, gather_reviews, main
+from imdb_sentiment.cli import PredictError, format_results, gather_reviews, main
 
 
 def test_reviews_come_from_arguments_then_the_file_in_order(tmp_path: Path) -> None:

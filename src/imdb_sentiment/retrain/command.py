@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from imdb_sentiment.checkout import find_checkout, git_output
 from imdb_sentiment.errors import PipelineError, first_line
-from imdb_sentiment.retrain_report import (
+from imdb_sentiment.retrain.report import (
     EXIT_PIPELINE_FAILED,
     EXIT_PUSH_FAILED,
     EXIT_USAGE,
@@ -33,16 +34,14 @@ from imdb_sentiment.retrain_report import (
     render,
     trigger_lines,
 )
-from imdb_sentiment.tracking import (
-    REGISTERED_MODEL,
+from imdb_sentiment.tracking.names import REGISTERED_MODEL
+from imdb_sentiment.tracking.preflight import (
     check_tracking_server,
-    find_checkout,
-    flatten,
-    git_output,
     is_tracking_server,
     printable_uri,
-    tracking_uri,
 )
+from imdb_sentiment.tracking.runs import flatten
+from imdb_sentiment.tracking.store import tracking_uri
 
 DEFAULT_REPORT = Path("reports") / "retrain.md"
 BASE_CANDIDATES = ("origin/main", "main", "HEAD")
@@ -436,7 +435,7 @@ def model_url(ui: str, version: str) -> str:
 
 
 def write_report(path: Path, text: str) -> None:
-    from imdb_sentiment.io import atomic_open
+    from imdb_sentiment.files import atomic_open
 
     with atomic_open(path) as fh:
         fh.write(text)

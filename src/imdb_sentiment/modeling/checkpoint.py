@@ -1,16 +1,16 @@
-"""A generic Keras fit that survives a crash: nothing here knows about reviews or MLflow."""
+"""Crash-safe training state: each epoch backed up whole, resumed exactly, under a lock."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import json
-import logging
 import math
 import os
 import random
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +19,16 @@ from typing import Any
 import keras
 import numpy as np
 
-from imdb_sentiment.config import FitParams
+from imdb_sentiment.checkout import project_root
 from imdb_sentiment.errors import PipelineError
 
-log = logging.getLogger(__name__)
-
 _WEIGHTS = "model.weights.h5"  # Keras insists on the suffix
+
+
 _STATE = "state.json"
+
+
 _LOCK_WAIT_SECONDS = 2.0
-
-
-class TrainingDivergedError(PipelineError):
-    """The loss became NaN or infinite; the weights are useless."""
 
 
 class BackupBusyError(PipelineError):
@@ -38,38 +36,10 @@ class BackupBusyError(PipelineError):
 
 
 @dataclass(frozen=True)
-class FitResult:
-    history: list[dict[str, float]]  # one entry per epoch: loss, accuracy, val_*, epoch_seconds
-    fit_seconds: float  # this attempt's fit, compilation included
-    initial_epoch: int  # epochs restored from a backup (0: trained from scratch)
-    model_epoch: int  # the epoch (1-based) whose weights the model ends with
-
-    @property
-    def model_row(self) -> dict[str, float]:
-        """The history row of the epoch whose weights the model kept."""
-        return self.history[self.model_epoch - 1]
-
-
-@dataclass(frozen=True)
 class Checkpoint:
     epoch: int  # epochs completed
     history: list[dict[str, float]]  # their logs, as FitResult.history
     path: Path
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Adds `epoch_seconds` to each epoch's logs, so History and later callbacks see it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._start = 0.0
-
-    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if logs is not None:
-            logs["epoch_seconds"] = time.perf_counter() - self._start
 
 
 class TrainingBackup(keras.callbacks.Callback):
@@ -98,6 +68,9 @@ class TrainingBackup(keras.callbacks.Callback):
 
     def epoch_path(self, epoch: int) -> Path:
         return self.directory / f"epoch-{epoch:05d}"
+
+    def weights_path(self, epoch: int) -> Path:
+        return self.epoch_path(epoch) / _WEIGHTS
 
     def latest(self) -> Checkpoint | None:
         """The newest complete epoch backed up, if any."""
@@ -167,68 +140,6 @@ class TrainingBackup(keras.callbacks.Callback):
             os.close(fd)
 
 
-class BestEpoch(keras.callbacks.Callback):
-    """Early stopping on val_loss that ends with the best epoch's weights, resumable.
-
-    Keras' EarlyStopping keeps its counters and best weights in memory only: a fit resumed
-    from a backup would restart its patience and could not restore an epoch trained before
-    the crash. This one replays the backed-up history to rebuild its counters, and has the
-    backup keep the best epoch's weights on disk, so a resumed fit stops at the same epoch
-    with the same weights as an uninterrupted one.
-    """
-
-    def __init__(self, patience: int, backup: TrainingBackup | None = None) -> None:
-        super().__init__()
-        self.patience = patience
-        self.backup = backup
-        self.best_loss = math.inf
-        self.best_epoch = 0  # 1-based; 0: none yet
-        self.wait = 0
-        self._best_weights: list[np.ndarray] | None = None
-
-    @property
-    def stopped(self) -> bool:
-        """`patience` epochs have passed without a lower val_loss."""
-        return self.wait >= self.patience
-
-    def replay(self, history: list[dict[str, float]]) -> None:
-        """Rebuild the counters from the epochs already trained (a resumed fit)."""
-        for epoch, row in enumerate(history, start=1):
-            self._observe(epoch, row["val_loss"])
-
-    def _observe(self, epoch: int, val_loss: float) -> bool:
-        """Count one epoch; True if it is the new best."""
-        if val_loss < self.best_loss:
-            self.best_loss, self.best_epoch, self.wait = val_loss, epoch, 0
-        else:
-            self.wait += 1
-        if self.backup is not None:
-            self.backup.keep_epoch = self.best_epoch or None
-        return self.best_epoch == epoch
-
-    def on_train_begin(self, logs: Any = None) -> None:
-        # Runs before the backup's own restore, which then loads the latest epoch over these.
-        if self.backup is None or self.best_epoch == 0:
-            return
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(self.backup.epoch_path(self.best_epoch) / _WEIGHTS)
-        self._best_weights = self.model.get_weights()
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        val_loss = float((logs or {}).get("val_loss", math.nan))
-        if not math.isfinite(val_loss):
-            return  # TerminateOnNaN or the divergence check deals with it
-        if self._observe(epoch + 1, val_loss):
-            self._best_weights = self.model.get_weights()
-        if self.stopped:
-            self.model.stop_training = True
-
-    def on_train_end(self, logs: Any = None) -> None:
-        if self._best_weights is not None:
-            self.model.set_weights(self._best_weights)
-
-
 def lock_is_free(path: Path) -> bool:
     """True if no live process holds the TrainingBackup lock at `path`."""
     try:
@@ -296,67 +207,33 @@ def _set_rng_state(model: keras.Model, state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss_next))
 
 
-def fit_model(
-    model: keras.Model,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
-    params: FitParams,
-    callbacks: list[keras.callbacks.Callback] | None = None,
-    backup: TrainingBackup | None = None,
-) -> FitResult:
-    """Fit for `params.epochs`; with a `backup`, resume from its last epoch and back up each one.
+# Training backups: DVC's scratch space, never an output, and shared by its temp copies.
+_BACKUPS = os.path.join(".dvc", "tmp", "train-backups")
 
-    With `params.early_stopping_patience`, stop once val_loss has not improved for that many
-    epochs and end with the best epoch's weights. The backup is left in place: the caller
-    deletes it once the run's outputs are safe.
+
+_STORE_ID = "store-id"
+
+
+def backup_root(cwd: Path | None = None) -> Path:
+    """Where training backups live: outside DVC's outputs, at the user's checkout."""
+    return project_root(cwd) / _BACKUPS
+
+
+def backup_store_id(root: Path) -> str:
+    """A random id naming the backup folder `root`, created on first use.
+
+    Runs tagged with it used lock files in this very folder (not one at the same path on
+    another machine), so only their locks say whether their process is still alive.
     """
-    checkpoint = backup.latest() if backup is not None else None
-    initial_epoch = checkpoint.epoch if checkpoint is not None else 0
-    stopper = None
-    if params.early_stopping_patience is not None:
-        stopper = BestEpoch(params.early_stopping_patience, backup)
-        stopper.replay(checkpoint.history if checkpoint is not None else [])
-    if backup is not None:
-        backup.resume_from(checkpoint)
-        if checkpoint is not None:
-            log.info(
-                "resuming at epoch %d of %d from %s",
-                initial_epoch + 1,
-                params.epochs,
-                backup.directory,
-            )
-    # Killed after the stopping epoch was backed up: no epoch left to train, only the restore.
-    epochs_to = initial_epoch if stopper is not None and stopper.stopped else params.epochs
-    start = time.perf_counter()
-    history = model.fit(
-        train[0],
-        train[1],
-        batch_size=params.batch_size,
-        epochs=epochs_to,
-        initial_epoch=initial_epoch,
-        validation_data=val,
-        # The timer goes first so later callbacks (tracking, the backup) see this epoch's time.
-        callbacks=[
-            EpochTimer(),
-            keras.callbacks.TerminateOnNaN(),
-            *(callbacks or []),
-            *([stopper] if stopper is not None else []),
-            *([backup] if backup is not None else []),
-        ],
-        verbose=2,
-    )
-    fit_seconds = time.perf_counter() - start
-    n_epochs = len(history.history.get("loss", []))
-    epochs = [{k: float(v[i]) for k, v in history.history.items()} for i in range(n_epochs)]
-    epochs = (checkpoint.history if checkpoint is not None else []) + epochs
-    # TerminateOnNaN stops early too; either sign means the weights must not be saved.
-    stopped_early = stopper is not None and stopper.stopped
-    if (len(epochs) < params.epochs and not stopped_early) or not all(
-        math.isfinite(e["loss"]) for e in epochs
-    ):
-        raise TrainingDivergedError(
-            "training loss became NaN/inf; lower train.fit.learning_rate or check the data"
-        )
-    model_epoch = (stopper.best_epoch if stopper is not None else 0) or len(epochs)
-    log.info("fit: %d epochs in %.1f s; model from epoch %d", n_epochs, fit_seconds, model_epoch)
-    return FitResult(epochs, fit_seconds, initial_epoch, model_epoch)
+    path = root / _STORE_ID
+    if not path.is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / f".{_STORE_ID}.{uuid.uuid4().hex}"
+        tmp.write_text(uuid.uuid4().hex, encoding="utf-8")
+        try:
+            os.link(tmp, path)  # fails if another process made it first: theirs wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text(encoding="utf-8").strip()

@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from imdb_sentiment.data.tokenizer import collect_tails, rank_vocabulary
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.text import collect_tails, rank_vocabulary
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devtools.servers import LOOPBACK, Server, free_port, mlflow_server, tail
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.servers import LOOPBACK, Server, free_port, mlflow_server, tail
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Development and test infrastructure (local servers, team mode); not installed."""

@@ -1,0 +1,1 @@
+"""Data checks: Great Expectations suites and train-vs-test drift."""

@@ -1,0 +1,1 @@
+"""The registered raw-text model: its pyfunc, the champion gate, prediction."""

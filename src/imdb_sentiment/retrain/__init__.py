@@ -1,0 +1,1 @@
+"""`imdb-sentiment retrain`: pull, reproduce through the champion gate, push, report."""

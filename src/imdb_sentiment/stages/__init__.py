@@ -1,0 +1,1 @@
+"""The glue each pipeline/<stage>.py calls: library pieces wired into one stage's work."""

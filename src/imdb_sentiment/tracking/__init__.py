@@ -1,0 +1,1 @@
+"""MLflow tracking: store location, server preflight, run tags and lineage, run comparison."""
