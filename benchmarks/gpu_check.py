@@ -23,7 +23,8 @@ import numpy as np
 import yaml
 
 from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
-from imdb_sentiment.files import load_split, read_json
+from imdb_sentiment.data.prepared import load_split
+from imdb_sentiment.files import read_json
 from imdb_sentiment.modeling.runtime import select_backend
 
 

@@ -8,7 +8,7 @@ Run by hand from the repository root:
 Each run writes to a fresh temporary directory, never to data/prepared; with --expect DIR the
 outputs are also checked byte for byte (md5) against the files in DIR. No DVC involved, so
 the figures are the stage's own, without `dvc repro`'s overhead. They go in
-reports/benchmarks.md.
+docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Run by hand from the repository root (it re-runs each stage, updating dvc.lock):
 
     IMDB_URL=... IMDB_SHA256=... python benchmarks/stages.py
 
-then a no-op `dvc repro` is timed too. Figures go in reports/benchmarks.md.
+then a no-op `dvc repro` is timed too. Figures go in docs/benchmarks.md.
 """
 
 from __future__ import annotations

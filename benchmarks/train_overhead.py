@@ -28,7 +28,8 @@ def run_bare(prepared: Path, params_path: Path) -> dict[str, object]:
     import keras
 
     from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
-    from imdb_sentiment.files import load_split, read_json
+    from imdb_sentiment.data.prepared import load_split
+    from imdb_sentiment.files import read_json
 
     params = load_params(params_path)
     cfg = load_section(params, "train", TrainParams)
@@ -80,20 +81,16 @@ def run_bare(prepared: Path, params_path: Path) -> dict[str, object]:
 
 
 def run_pipeline(prepared: Path, params_path: Path) -> dict[str, object]:
-    from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
-    from imdb_sentiment.stages.train import train_and_log
+    from imdb_sentiment.config import load_pipeline_params
+    from imdb_sentiment.stages.train import set_up_training, train_and_log
+    from imdb_sentiment.tracking.store import connect
 
-    params = load_params(params_path)
+    params = load_pipeline_params(params_path)
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         start = time.perf_counter()
-        outcome = train_and_log(
-            params,
-            load_section(params, "base", BaseParams).seed,
-            load_section(params, "train", TrainParams),
-            prepared,
-            Path(tmp) / "model.keras",
-        )
+        setup = set_up_training(params, prepared)
+        store = connect(f"sqlite:///{Path(tmp) / 'mlflow.db'}", cwd=Path(tmp))
+        outcome = train_and_log(setup, store, Path(tmp) / "model.keras")
         total = time.perf_counter() - start
     return {
         "fit_seconds": outcome.summary["fit_seconds"],

@@ -1,10 +1,10 @@
-"""Screenshots of the MLflow UI comparing runs, from any tracking store: reports/ui/*.png.
+"""Screenshots of the MLflow UI comparing runs, from any tracking store: docs/ui/*.png.
 
 Run by hand from the repository root, on a copy of the store (`mlflow server` may migrate
 its schema), after `apt-get install chromium` and `pip install -e ".[dev]"`:
 
     cp mlflow.db /tmp/ui.db
-    python benchmarks/ui_screenshots.py --backend-store-uri sqlite:////tmp/ui.db --out reports/ui
+    python -m benchmarks.ui_screenshots --backend-store-uri sqlite:////tmp/ui.db --out docs/ui
 
 It starts `mlflow server` on a free loopback port, opens the experiment in headless
 Chromium (Debian's, driven by Playwright), selects the runs (by default the three latest),
@@ -12,7 +12,7 @@ opens the compare page, the chart view of the same runs and the first run's page
 one PNG per view.
 tests/pipeline/test_mlflow_ui.py drives the same code and asserts on what each view shows.
 It sits with the benchmarks because, like them, it is run by hand to refresh files in
-reports/.
+docs/.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from devtools.servers import mlflow_server
-
 from imdb_sentiment.tracking.names import EXPERIMENT
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's: `playwright install` would download its own
@@ -212,7 +211,7 @@ def latest_runs(backend_store_uri: str, count: int, where: str = "") -> tuple[st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend-store-uri", required=True, help="a copy of the store")
-    parser.add_argument("--out", type=Path, default=Path("reports/ui"))
+    parser.add_argument("--out", type=Path, default=Path("docs/ui"))
     parser.add_argument("--runs", type=int, default=3, help="how many latest runs to compare")
     parser.add_argument(
         "--filter",

@@ -43,7 +43,7 @@ class Server:
                     f"server for {self.url} exited with {self.process.returncode}:\n"
                     f"{tail(self.log)}"
                 )
-            if answers(f"{self.url}/health"):
+            if responds_ok(f"{self.url}/health"):
                 return self.url
             if time.monotonic() > deadline:
                 raise TimeoutError(
@@ -52,7 +52,8 @@ class Server:
             time.sleep(0.5)
 
 
-def answers(url: str) -> bool:
+def responds_ok(url: str) -> bool:
+    """Whether a GET of `url` answers 200 within 2 s."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)

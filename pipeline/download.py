@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from imdb_sentiment.config import DownloadParams, load_params, load_section
-from imdb_sentiment.data.archive import read_reviews, write_reviews
+from imdb_sentiment.data.archive import read_reviews
+from imdb_sentiment.data.reviews_table import write_reviews
 from imdb_sentiment.data.source import cache_dir, fetch, resolve_source
 from imdb_sentiment.entrypoint import run_stage
-from imdb_sentiment.files import atomic_path
 
 log = logging.getLogger("pipeline.download")
 
@@ -28,8 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         # The archive stays in a cache outside the repository (a rerun resumes or reuses it):
         # only the table read from it becomes a DVC output.
         table = read_reviews(fetch(source, cache_dir()))
-        with atomic_path(args.out) as tmp:
-            write_reviews(table, tmp)
+        write_reviews(table, args.out)
         log.info("wrote %d reviews to %s", table.num_rows, args.out)
 
     return run_stage("download", body)

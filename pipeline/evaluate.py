@@ -1,5 +1,4 @@
-"""Stage `evaluate`: score the model on the test split, write DVC metrics and plots, and log
-them with the raw-text model to the training run in MLflow."""
+"""Stage `evaluate`: test metrics and plots for DVC, logged with the raw-text model to MLflow."""
 
 from __future__ import annotations
 
@@ -42,13 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> None:
         cfg = load_section(load_params(args.params), "evaluate", EvaluateParams)
         run = read_json(args.run)
-        check_tracking_server(tracking_uri())  # not minutes of MLflow retries after scoring
+        uri = tracking_uri()
+        check_tracking_server(uri)  # not minutes of MLflow retries after scoring
         # The backend that trained the model also scores it (a .keras file loads in any).
         select_backend(run["backend"])
         from imdb_sentiment.stages.evaluate import evaluate_and_log
 
         scored = evaluate_and_log(
-            args.model, args.test, run["run_id"], cfg, args.plots, args.vocab, args.lineage
+            uri, args.model, args.test, run["run_id"], cfg, args.plots, args.vocab, args.lineage
         )
         evaluation = scored.evaluation
         write_json(args.metrics, {"test": {**evaluation.metrics, **evaluation.confusion}})

@@ -7,11 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
-from imdb_sentiment.checkout import project_root
 from imdb_sentiment.config import PromoteParams, load_params, load_section
 from imdb_sentiment.entrypoint import run_stage
 from imdb_sentiment.files import read_json, write_json
-from imdb_sentiment.tracking.preflight import check_tracking_server
+from imdb_sentiment.stages.promote import promote_or_skip
 from imdb_sentiment.tracking.store import tracking_uri
 
 log = logging.getLogger("pipeline.promote")
@@ -28,34 +27,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> None:
         cfg = load_section(load_params(args.params), "promote", PromoteParams)
-        model = read_json(args.text_model)
-        if project_root() != Path.cwd().resolve():
-            # A queued or temp experiment: a sweep must not move the champion back and forth.
-            write_json(args.report, skipped(model["run_id"]))
-            log.info("experiment run in a temporary copy: not promoting")
-            return
-        check_tracking_server(tracking_uri())  # a dead server fails now, not after retries
-        # Keras and MLflow load only once the inputs are known to be good.
-        from imdb_sentiment.registry.gate import Candidate, load_test_reviews, run_gate
-        from imdb_sentiment.tracking.store import setup_experiment
-
-        texts, labels = load_test_reviews(args.reviews, args.test)
-        setup_experiment(tracking_uri())
-        candidate = Candidate(model["run_id"], model["model_uri"], model["test_accuracy"])
-        write_json(args.report, run_gate(candidate, texts, labels, cfg))
+        text_model = read_json(args.text_model)
+        report = promote_or_skip(tracking_uri(), text_model, args.reviews, args.test, cfg)
+        write_json(args.report, report)
+        log.info("%s; report in %s", report["decision"], args.report)
 
     return run_stage("promote", body)
-
-
-def skipped(run_id: str) -> dict[str, str]:
-    return {
-        "decision": "skipped",
-        "reason": (
-            "queued/temp experiments do not promote; to promote this one: "
-            "dvc exp apply <name> && dvc repro --force --single-item promote"
-        ),
-        "run_id": run_id,
-    }
 
 
 if __name__ == "__main__":

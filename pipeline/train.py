@@ -7,13 +7,13 @@ import logging
 import sys
 from pathlib import Path
 
-from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
+from imdb_sentiment.config import load_pipeline_params
 from imdb_sentiment.entrypoint import run_stage
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.files import read_json, write_json
 from imdb_sentiment.modeling.runtime import select_backend
 from imdb_sentiment.tracking.preflight import check_tracking_server
-from imdb_sentiment.tracking.store import tracking_uri
+from imdb_sentiment.tracking.store import connect, tracking_uri
 
 log = logging.getLogger("pipeline.train")
 
@@ -37,22 +37,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> None:
-        params = load_params(args.params)
-        base = load_section(params, "base", BaseParams)
-        cfg = load_section(params, "train", TrainParams)
+        params = load_pipeline_params(args.params)
+        cfg = params.train
+        uri = tracking_uri()
         # Before any data or model: MLflow's client would retry a dead server for minutes,
         # and only at the first log call, after the training it was meant to record.
-        check_tracking_server(tracking_uri())
+        check_tracking_server(uri)
         if not read_json(args.validation).get("success"):
             raise PipelineError(
                 f"{args.validation} records failed expectations; fix the data first"
             )
         # Keras (and its backend) load only once the inputs are known to be good.
         select_backend(cfg.runtime.backend)  # params.yaml decides, before Keras is imported
-        from imdb_sentiment.stages.train import train_and_log
+        from imdb_sentiment.stages.train import set_up_training, train_and_log
 
+        setup = set_up_training(params, args.prepared)
+        # Connected once the model is built: one that cannot be built leaves no run or store.
+        store = connect(uri)
         reports = [args.validation, *args.data_report]
-        outcome = train_and_log(params, base.seed, cfg, args.prepared, args.model, reports)
+        outcome = train_and_log(setup, store, args.model, reports)
         run = {
             "run_id": outcome.run_id,
             "tracking_uri": outcome.tracking_uri,

@@ -1,7 +1,9 @@
 """A local team tracking server to try team mode: PostgreSQL + `mlflow server`, on loopback.
 
-    python scripts/team_server.py                   # throwaway: deleted on Ctrl-C
-    python scripts/team_server.py --dir /tmp/team   # kept; the next start reuses it
+    python -m scripts.team_server                   # throwaway: deleted on Ctrl-C
+    python -m scripts.team_server --dir /tmp/team   # kept; the next start reuses it
+
+From the repository root, as a module: it imports the dev helpers in devtools/.
 
 Then, in another shell, point the pipeline at it:
 
@@ -12,7 +14,7 @@ Runs and the model registry go to PostgreSQL (started from Debian's
 /usr/lib/postgresql/<version>/bin, or $PG_BIN), artifacts through the server to
 `<dir>/mlartifacts` (or --artifacts-destination, e.g. s3://bucket/mlartifacts with AWS_*
 credentials in this shell). Ctrl-C stops both servers. Production runs the same
-`mlflow server` against a managed database: see the README's "Team mode".
+`mlflow server` against a managed database: see the docs' team mode page.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from devtools.team import TeamServer, TeamSetupError, local_team_server
+from devtools.postgres import TeamSetupError
+from devtools.team import TeamServer, local_team_server
+from imdb_sentiment.entrypoint import run_entrypoint
+from imdb_sentiment.errors import first_line
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5000  # mlflow's own default, so its docs' URLs work as they are
 
@@ -74,7 +81,12 @@ def stop_on_sigterm() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    return run_entrypoint("team_server", lambda: serve(args))
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run both servers until Ctrl-C (0), or until one of them fails (a TeamSetupError)."""
+    logging.getLogger("devtools").setLevel(logging.INFO)  # which folder, port and URL
     stop_on_sigterm()
     try:
         with (
@@ -86,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"mlflow server exited with {team.server.process.returncode}")
     except KeyboardInterrupt:
         return 0
-    except (TeamSetupError, RuntimeError, TimeoutError) as exc:
-        print(f"team_server: error: {exc}", file=sys.stderr)  # noqa: T201
-        return 1
+    except (RuntimeError, TimeoutError) as exc:
+        log.error("%s", exc)  # with the server log's last lines, which say why
+        raise TeamSetupError(first_line(exc)) from exc
 
 
 def banner(team: TeamServer, folder: Path) -> str:

@@ -1,4 +1,4 @@
-"""Typed, strict views of `params.yaml` sections.
+"""Typed, strict views of `params.yaml`: one frozen dataclass per section, and the whole file.
 
 Every value lives in params.yaml; these dataclasses have no defaults, so a missing,
 misspelled or mistyped key fails at start-up with a message naming it.
@@ -7,7 +7,6 @@ misspelled or mistyped key fails at start-up with a message naming it.
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from typing import Any, TypeVar
 import yaml
 
 from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.typed_mapping import TypedMappingError, build_dataclass
 
 T = TypeVar("T")
 
@@ -114,13 +114,13 @@ class ModelParams:
     kernel_size: int
     pool_size: int
     lstm_units: int
-    # One LSTM reading the pooled features forwards (the seed), or two, one each way, whose
-    # final states are concatenated: the end of a long review reaches the classifier both as
-    # the last and as the first step.
+    # One LSTM reading the pooled features forwards (the Keras example), or two, one each
+    # way, whose final states are concatenated: the end of a long review reaches the
+    # classifier both as the last and as the first step.
     bidirectional: bool
-    # What the classifier reads of the LSTM: its state after the last step (the seed), or
-    # the largest value each unit reached over all steps, which a long review's early
-    # sentences can still set.
+    # What the classifier reads of the LSTM: its state after the last step (the Keras
+    # example), or the largest value each unit reached over all steps, which a long review's
+    # early sentences can still set.
     pooling: str
     # Unrolled, the LSTM's 24-step loop becomes straight-line code: faster steps on a GPU,
     # slower compilation. Same maths.
@@ -139,7 +139,8 @@ class FitParams:
     epochs: int
     learning_rate: float
     # Epochs without a lower val_loss before training stops; the saved model is then the
-    # epoch with the lowest val_loss. None trains every epoch and keeps the last (the seed).
+    # epoch with the lowest val_loss. None trains every epoch and keeps the last, as the
+    # Keras example does.
     early_stopping_patience: int | None
 
     def __post_init__(self) -> None:
@@ -236,6 +237,19 @@ class PromoteParams:
         _require(0 <= self.min_accuracy_gain < 1, "promote.min_accuracy_gain", "a number in [0, 1)")
 
 
+@dataclasses.dataclass(frozen=True)
+class PipelineParams:
+    """The whole params.yaml, for a stage that records every setting (train)."""
+
+    base: BaseParams
+    download: DownloadParams
+    prepare: PrepareParams
+    validate: ValidateParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    promote: PromoteParams
+
+
 def _require(ok: bool, key: str, allowed: str) -> None:
     if not ok:
         raise ConfigError(f"params.yaml: '{key}' must be {allowed}")
@@ -256,51 +270,31 @@ def load_section(params: dict[str, Any], name: str, cls: type[T]) -> T:
     """Build the dataclass `cls` from `params[name]`, rejecting anything unexpected."""
     if name not in params:
         raise ConfigError(f"params.yaml: missing section '{name}'")
-    return _build(cls, params[name], name)
+    try:
+        return build_dataclass(cls, params[name], name)
+    except TypedMappingError as exc:
+        raise ConfigError(f"params.yaml: {exc}") from None
 
 
-def _build(cls: type[T], raw: Any, where: str) -> T:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"params.yaml: '{where}' must be a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(raw) - fields)
-    if unknown:
+def load_pipeline_params(path: str | Path = "params.yaml") -> PipelineParams:
+    """Every section of the params file at `path`, each as strict as `load_section`."""
+    params = load_params(path)
+    sections = typing.get_type_hints(PipelineParams)
+    if unknown := sorted(set(params) - set(sections)):
         raise ConfigError(
-            f"params.yaml: unknown key '{where}.{unknown[0]}'; "
-            f"allowed keys: {', '.join(sorted(fields))}"
+            f"params.yaml: unknown section '{unknown[0]}'; allowed: {', '.join(sections)}"
         )
-    missing = sorted(fields - set(raw))
-    if missing:
-        key = missing[0]
-        raise ConfigError(
-            f"params.yaml: missing key '{where}.{key}' ({_describe(_allowed_types(hints[key]))})"
-        )
-    values = {key: _coerce(hints[key], raw[key], f"{where}.{key}") for key in fields}
-    return cls(**values)
+    loaded = {name: load_section(params, name, cls) for name, cls in sections.items()}
+    return PipelineParams(**loaded)
 
 
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    allowed = _allowed_types(hint)
-    if value is None and type(None) in allowed:
-        return None
-    # bool is an int subclass in Python; `epochs: true` must not pass as 1.
-    if isinstance(value, bool) and bool not in allowed:
-        raise ConfigError(f"params.yaml: '{where}' must be {_describe(allowed)}, got {value!r}")
-    if float in allowed and isinstance(value, int):
-        return float(value)
-    if not isinstance(value, tuple(allowed)):
-        raise ConfigError(f"params.yaml: '{where}' must be {_describe(allowed)}, got {value!r}")
-    return value
-
-
-def _allowed_types(hint: Any) -> list[type]:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return list(typing.get_args(hint))
-    return [hint]
-
-
-def _describe(allowed: list[type]) -> str:
-    return " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+def flatten_params(section: Any, prefix: str = "") -> dict[str, Any]:
+    """`{"train.fit.epochs": 2, ...}`: each value of a params dataclass, in params.yaml order."""
+    flat: dict[str, Any] = {}
+    for field in dataclasses.fields(section):
+        name, value = f"{prefix}{field.name}", getattr(section, field.name)
+        if dataclasses.is_dataclass(value):
+            flat.update(flatten_params(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,4 +1,4 @@
-"""What every stage entry point shares: logging set-up and one-line errors."""
+"""What every entry point shares (stages and CLI commands): logging set-up, one-line errors."""
 
 from __future__ import annotations
 
@@ -7,29 +7,59 @@ import os
 import sys
 from collections.abc import Callable
 
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.errors import PipelineError, first_line
+
+EXIT_FAILURE = 1
+# Our own code's loggers; libraries (GX, MLflow, TF) speak only when something is wrong.
+_OWN_LOGGERS = ("imdb_sentiment", "pipeline")
 
 
-def run_stage(name: str, main: Callable[[], None]) -> int:
-    """Run a stage body; a fixable failure prints one line and returns a non-zero status."""
-    # Our own loggers speak at INFO; libraries (GX, MLflow, TF) only when something is wrong.
+class ExitStatusError(PipelineError):
+    """A fixable failure that ends its command with a status of its own instead of 1."""
+
+    def __init__(self, message: str, exit_status: int) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+def configure_logging(name: str, level: int = logging.INFO) -> None:
+    """The one logging set-up: lines tagged `name`, our loggers at `level`, others at WARNING."""
     logging.basicConfig(
         level=logging.WARNING, format=f"%(asctime)s {name} %(levelname)s %(message)s", force=True
     )
-    for logger in ("imdb_sentiment", "pipeline"):
-        logging.getLogger(logger).setLevel(logging.INFO)
+    for logger in _OWN_LOGGERS:
+        logging.getLogger(logger).setLevel(level)
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # it sets INFO itself
     # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) says nothing actionable.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run_entrypoint(name: str, body: Callable[[], int | None], level: int = logging.INFO) -> int:
+    """Set up logging and run `body`; return its exit status (None counts as 0).
+
+    A fixable failure prints `<name>: error: <first line>` to stderr and returns 1, or the
+    error's own status (ExitStatusError): no traceback for a problem the user can fix.
+    """
+    configure_logging(name, level)
     try:
-        main()
+        status = body()
+    except ExitStatusError as exc:
+        return report_error(name, first_line(exc), exc.exit_status)
     except PipelineError as exc:
-        return _fail(name, str(exc))
+        return report_error(name, first_line(exc))
     except FileNotFoundError as exc:
-        return _fail(name, f"{exc.filename}: not found; run the upstream stages first (dvc repro)")
-    return 0
+        return report_error(
+            name, f"{exc.filename}: not found; run the upstream stages first (dvc repro)"
+        )
+    return 0 if status is None else status
 
 
-def _fail(name: str, message: str) -> int:
-    print(f"{name}: error: {message}", file=sys.stderr)  # noqa: T201 - the CLI's one-line error
-    return 1
+def run_stage(name: str, main: Callable[[], None]) -> int:
+    """Run a pipeline stage's body (see run_entrypoint); our loggers speak at INFO."""
+    return run_entrypoint(name, main)
+
+
+def report_error(name: str, message: str, exit_status: int = EXIT_FAILURE) -> int:
+    """Print the one-line error `<name>: error: <message>`; return `exit_status`."""
+    print(f"{name}: error: {message}", file=sys.stderr)  # noqa: T201 - the one-line error
+    return exit_status

@@ -1,4 +1,4 @@
-"""Atomic file writes: an output either appears complete or not at all.
+"""Atomic file writes (an output appears complete or not at all) and JSON files.
 
 DVC caches whatever sits in an output path after a stage exits, so a crash halfway
 through a write must never leave a truncated file behind.
@@ -14,8 +14,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
-
-import numpy as np
 
 
 @contextlib.contextmanager
@@ -94,9 +92,3 @@ def write_json(path: str | Path, data: Any) -> None:
 def read_json(path: str | Path) -> Any:
     with Path(path).open(encoding="utf-8") as fh:
         return json.load(fh)
-
-
-def load_split(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids (n, maxlen) and labels (n,) of one prepared split."""
-    with np.load(path) as npz:
-        return npz["x"], npz["y"]

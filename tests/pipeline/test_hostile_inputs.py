@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from imdb_sentiment.data import transfer as http
-from imdb_sentiment.data.archive import read_reviews, write_reviews
+from imdb_sentiment.data import transfer
+from imdb_sentiment.data.archive import read_reviews
+from imdb_sentiment.data.reviews_table import write_reviews
 from pipeline import download
 from tests.conftest import REPO
 from tests.factory import (
@@ -36,7 +37,9 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("IMDB_CACHE_DIR", str(cache))
     monkeypatch.setenv("IMDB_URL", str(tmp_path / "no-archive-set.tar.gz"))
-    monkeypatch.setattr(http, "RETRY", http.RetryPolicy(attempts=3, backoff_s=0.01, timeout_s=5))
+    monkeypatch.setattr(
+        transfer, "RETRY", transfer.RetryPolicy(attempts=3, backoff_s=0.01, timeout_s=5)
+    )
     return cache
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import mlflow
 import pytest
 import yaml
+
 from benchmarks.ui_screenshots import CHROMIUM, capture_views, chromium
 from devtools.servers import mlflow_server
-
 from imdb_sentiment.tracking.names import EXPERIMENT
 from tests.conftest import tiny_params
 from tests.pipeline.stages import run_evaluate, run_train

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from imdb_sentiment.registry.gate import CHAMPION, REGISTERED_MODEL
-from imdb_sentiment.registry.text_model import LABELS
+from imdb_sentiment.registry.text_model import SENTIMENT_LABELS
+from imdb_sentiment.stages.promote import load_test_reviews
 from imdb_sentiment.tracking.lineage import file_md5
+from imdb_sentiment.tracking.names import CHAMPION, REGISTERED_MODEL
 from tests.pipeline.stages import run_evaluate, run_promote, run_train, run_validate
 
 # A learning rate this small leaves the model near chance after one epoch; six epochs at the
@@ -127,8 +128,6 @@ def test_raw_text_model_gives_the_probabilities_of_prepare_plus_the_keras_model(
     """No training/serving skew: the same reviews, two paths, identical numbers."""
     import keras
 
-    from imdb_sentiment.registry.gate import load_test_reviews
-
     assert run_validate(workspace) == 0
     assert run_train(workspace) == 0
     assert run_evaluate(workspace) == 0
@@ -145,4 +144,4 @@ def test_raw_text_model_gives_the_probabilities_of_prepare_plus_the_keras_model(
         answers = served.predict(given)
         probabilities = np.array([answer.probability for answer in answers])
         np.testing.assert_array_equal(probabilities, expected.astype(np.float64))
-        assert [a.label for a in answers] == [LABELS[int(p >= 0.5)] for p in expected]
+        assert [a.label for a in answers] == [SENTIMENT_LABELS[int(p >= 0.5)] for p in expected]

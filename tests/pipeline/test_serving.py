@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from devtools.servers import LOOPBACK, Server, free_port, stop_group
 
+from devtools.servers import LOOPBACK, Server, free_port, stop_group
 from imdb_sentiment.tracking.names import CHAMPION_URI
 from tests.conftest import tiny_params
 from tests.factory import NEGATIVE, POSITIVE
@@ -150,8 +150,8 @@ def test_server_answers_a_list_of_reviews(server: str) -> None:
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ({"inputs": [POSITIVE_REVIEW, ""]}, "review 1 is empty"),
-        ({"inputs": ["   "]}, "review 0 is empty"),
+        ({"inputs": [POSITIVE_REVIEW, ""]}, "review 2 is empty"),
+        ({"inputs": ["   "]}, "review 1 is empty"),
         ({"inputs": []}, "no reviews given"),
         ({"inputs": [POSITIVE_REVIEW, 5]}, "Expected type str, but got int"),
         ({"inputs": [None]}, "Expected type str, but got NoneType"),

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
-from devtools.team import TeamServer, ensure_database, local_team_server, postgres_cluster
 from mlflow import MlflowClient
 
+from devtools.postgres import postgres_cluster
+from devtools.team import TeamServer, ensure_database, local_team_server
 from imdb_sentiment.tracking.lineage import file_md5
 from imdb_sentiment.tracking.names import CHAMPION, EXPERIMENT, REGISTERED_MODEL
 from tests.pipeline.dvc_repo import commit, sh

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from imdb_sentiment.cli import PredictError, format_results, gather_reviews, main
+from imdb_sentiment.cli import format_results, gather_reviews, main
+from imdb_sentiment.registry.predict import PredictError
 
 
 def test_reviews_come_from_arguments_then_the_file_in_order(tmp_path: Path) -> None:
@@ -27,7 +30,8 @@ def test_dash_reads_standard_input() -> None:
     ("texts", "content", "message"),
     [
         ([], None, "no reviews given"),
-        (["  "], None, "review 1 is empty"),
+        (["  "], None, "review 1 is empty; pass the review's text"),
+        (["fine", "\t"], None, "review 2 is empty; pass the review's text"),  # 1-based
         ([], "fine\n\nalso fine\n", r"-:2: empty line; put one review per line"),
     ],
 )
@@ -55,3 +59,22 @@ def test_output_is_label_and_probability_per_line_or_json() -> None:
         {"label": "positive", "probability": 0.98765},
         {"label": "negative", "probability": 0.01},
     ]
+
+
+def test_a_bad_experiments_option_is_one_line_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["experiments", "--top", "0"]) == 1
+    assert capsys.readouterr().err == "imdb-sentiment: error: --top must be at least 1\n"
+
+
+def test_help_loads_neither_mlflow_nor_keras() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from imdb_sentiment.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['retrain', '--help'])\n"
+        "print(sorted(m for m in ('mlflow', 'keras', 'tensorflow') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

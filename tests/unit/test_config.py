@@ -7,10 +7,13 @@ import yaml
 
 from imdb_sentiment.config import (
     ConfigError,
+    PipelineParams,
     PrepareParams,
     TrainParams,
     ValidateParams,
+    flatten_params,
     load_params,
+    load_pipeline_params,
     load_section,
 )
 from tests.conftest import REPO
@@ -20,7 +23,7 @@ def repo_params() -> dict:
     return load_params(REPO / "params.yaml")
 
 
-def test_repository_params_reproduce_the_seed_model() -> None:
+def test_repository_params_reproduce_the_keras_example_model() -> None:
     params = repo_params()
     train = load_section(params, "train", TrainParams)
     prepare = load_section(params, "prepare", PrepareParams)
@@ -171,7 +174,7 @@ def test_runtime_accepts_booleans_for_jit_compile() -> None:
     assert load_section(params, "train", TrainParams).runtime.jit_compile is False
 
 
-def test_repository_trains_on_one_device_like_the_seed() -> None:
+def test_repository_trains_on_one_device_like_the_keras_example() -> None:
     assert load_section(repo_params(), "train", TrainParams).distribution == "none"
 
 
@@ -206,3 +209,57 @@ def test_bfloat16_on_jax_needs_an_unrolled_lstm() -> None:
     params["train"]["runtime"]["backend"] = "tensorflow"
     params["train"]["model"]["unroll"] = False
     assert load_section(params, "train", TrainParams).model.unroll is False
+
+
+def _flatten_mapping(mapping: dict, prefix: str = "") -> dict:
+    """The raw file's dotted keys, written out here so the test cannot share a bug with code."""
+    flat = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            flat.update(_flatten_mapping(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def test_pipeline_params_flatten_to_the_raw_files_keys_values_and_order() -> None:
+    params = load_pipeline_params(REPO / "params.yaml")
+    assert isinstance(params, PipelineParams) and params.base.seed == 42
+    flat = {key: str(value) for key, value in flatten_params(params).items()}
+    raw = {key: str(value) for key, value in _flatten_mapping(repo_params()).items()}
+    assert list(flat.items()) == list(raw.items())  # MLflow stores params as these strings
+    assert flat["train.fit.learning_rate"] == "0.001"
+    assert flat["prepare.max_reviews_per_split"] == "None"
+    assert flat["train.runtime.jit_compile"] == "auto"
+    assert flat["train.model.bidirectional"] == "False"
+    assert flatten_params(params.train)["fit.epochs"] == 2  # any section flattens alike
+
+
+def _write(tmp_path: Path, params: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_pipeline_params_check_every_section(tmp_path: Path) -> None:
+    params = repo_params()
+    params["evaluate"]["threshold"] = 2
+    with pytest.raises(ConfigError, match=r"'evaluate\.threshold' must be"):
+        load_pipeline_params(_write(tmp_path, params))
+    params["evaluate"]["threshold"] = 0.5
+    del params["promote"]
+    with pytest.raises(ConfigError, match="missing section 'promote'"):
+        load_pipeline_params(_write(tmp_path, params))
+
+
+def test_pipeline_params_name_an_unknown_section(tmp_path: Path) -> None:
+    params = {**repo_params(), "serve": {"port": 8080}}
+    with pytest.raises(ConfigError, match=r"unknown section 'serve'; allowed: base, download"):
+        load_pipeline_params(_write(tmp_path, params))
+
+
+def test_with_several_mistyped_keys_the_first_in_file_order_is_named() -> None:
+    params = repo_params()
+    params["train"]["fit"].update(batch_size="8", learning_rate="fast")
+    with pytest.raises(ConfigError, match=r"'train\.fit\.batch_size' must be int"):
+        load_section(params, "train", TrainParams)

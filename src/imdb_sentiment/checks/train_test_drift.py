@@ -15,7 +15,7 @@ import pandas as pd
 
 from imdb_sentiment.checks.drift import id_counts, js_divergence, length_histogram, top_shifts
 from imdb_sentiment.config import ValidateParams
-from imdb_sentiment.data.sequences import EncodedSplit, PreparedDataError
+from imdb_sentiment.data.prepared import EncodedSplit, PreparedDataError
 from imdb_sentiment.data.tokenizer import PAD, START, tokenize
 
 # Drift compares what the model learns from with what it is scored on; val is a slice of train.

@@ -1,4 +1,4 @@
-"""Read the labeled aclImdb reviews straight out of the tar.gz into one canonical table.
+"""Read the labeled aclImdb reviews straight out of the tar.gz into the reviews table.
 
 Only `aclImdb/{train,test}/{neg,pos}/ID_RATING.txt` members are read, so the full
 Stanford archive (with unsup/ and .feat files) and a labeled-only mirror give the same
@@ -18,14 +18,14 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from imdb_sentiment.data.reviews_table import REVIEWS_SCHEMA
 from imdb_sentiment.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
-LABELS = {"neg": 0, "pos": 1}
+LABEL_FOLDERS = {"neg": 0, "pos": 1}
 RATINGS = range(1, 11)
 # Every file in a label folder must be a review; the full archive's other files (unsup/,
 # *.feat, urls_*.txt, imdb.vocab, README) live elsewhere and are skipped.
@@ -42,16 +42,6 @@ _BUFSIZE = 1 << 16
 _FIX = "use an unmodified aclImdb v1 archive (IMDB_URL) and its sha256 (IMDB_SHA256)"
 
 Row = tuple[str, int, int, int, str]  # split, label, rating, review_id, text
-
-SCHEMA = pa.schema(
-    [
-        ("split", pa.string()),
-        ("label", pa.int8()),
-        ("rating", pa.int8()),
-        ("review_id", pa.int32()),
-        ("text", pa.string()),
-    ]
-)
 
 
 class ArchiveError(PipelineError):
@@ -79,12 +69,7 @@ def read_reviews(archive: Path) -> pa.Table:
     _check_layout(rows, archive)
     rows.sort(key=lambda r: (SPLITS.index(r[0]), r[1], r[3]))
     log.info("read %d labeled reviews from %s", len(rows), archive)
-    return pa.table(list(zip(*rows, strict=True)), schema=SCHEMA)
-
-
-def write_reviews(table: pa.Table, path: Path) -> None:
-    # No pandas metadata and fixed options: the same rows always give the same bytes.
-    pq.write_table(table, path, compression="zstd", use_dictionary=["split"])
+    return pa.table(list(zip(*rows, strict=True)), schema=REVIEWS_SCHEMA)
 
 
 def _check_gzip_magic(archive: Path) -> None:
@@ -164,7 +149,7 @@ def _read_review(tar: tarfile.TarFile, member: tarfile.TarInfo) -> Row | None:
     text = _decode(fh.read(), member.name)
     if not text.strip():
         raise ArchiveError(f"{member.name!r} is empty or only whitespace; {_FIX}")
-    return (split, LABELS[label], rating, review_id, text)
+    return (split, LABEL_FOLDERS[label], rating, review_id, text)
 
 
 def _decode(raw: bytes, name: str) -> str:
@@ -194,7 +179,7 @@ def _check_end(tar: tarfile.TarFile, archive: Path) -> None:
 def _check_layout(rows: list[Row], archive: Path) -> None:
     found = {(r[0], r[1]) for r in rows}
     for split in SPLITS:
-        for label_name, label in LABELS.items():
+        for label_name, label in LABEL_FOLDERS.items():
             if (split, label) not in found:
                 raise ArchiveError(
                     f"{archive} has no reviews under aclImdb/{split}/{label_name}/; "

@@ -3,72 +3,18 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from imdb_sentiment.data.prepared import EncodedSplit, PreparedData
 from imdb_sentiment.data.tokenizer import collect_tails, rank_vocabulary
-from imdb_sentiment.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class EncodedSplit:
-    x: np.ndarray  # (n, maxlen) int32 token ids
-    y: np.ndarray  # (n,) int8 labels
-    review_id: np.ndarray  # (n,) int32, to trace a row back to its review
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    splits: dict[str, EncodedSplit]  # "train", "val", "test"
-    vocabulary: dict[str, int]
-    distinct_train_words: int
-    oov_rate: dict[str, float]
-
-
-REVIEW_COLUMNS = ["split", "label", "rating", "review_id", "text"]
-PREPARE_COLUMNS = ["split", "label", "review_id", "text"]
-_READ_BATCH_ROWS = 2048  # about 2.6 MB of review text
-_READ_BUFFER_BYTES = 1 << 20
-
-
-class ReviewsTableError(PipelineError):
-    """The reviews table is unreadable or not the one `download` writes."""
-
-
-class PreparedDataError(PipelineError):
-    """The prepared arrays cannot be read as sequences of the reviews table."""
-
-
-def load_reviews(path: Path) -> pd.DataFrame:
-    """The columns of the reviews table that `prepare` uses: all of `REVIEW_COLUMNS` but rating.
-
-    Read in batches: reading the table whole holds the compressed and the decoded text
-    besides the final column, about 200 MB at peak instead of 100 MB.
-    """
-    try:
-        table = pq.ParquetFile(path, pre_buffer=False, buffer_size=_READ_BUFFER_BYTES)
-        if table.schema_arrow.names != REVIEW_COLUMNS:
-            raise ReviewsTableError(
-                f"{path} has columns {table.schema_arrow.names}, expected {REVIEW_COLUMNS}; "
-                "rebuild it with `dvc repro --force download`"
-            )
-        schema = pa.schema([table.schema_arrow.field(name) for name in PREPARE_COLUMNS])
-        batches = table.iter_batches(batch_size=_READ_BATCH_ROWS, columns=PREPARE_COLUMNS)
-        return pa.Table.from_batches(list(batches), schema=schema).to_pandas()
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        raise ReviewsTableError(
-            f"{path} is not a readable parquet table ({exc.__class__.__name__}); "
-            "rebuild it with `dvc repro --force download`"
-        ) from exc
+# What `prepare` reads of the reviews table: all of it but the rating.
+PREPARE_COLUMNS = ("split", "label", "review_id", "text")
 
 
 def cap_per_split(reviews: pd.DataFrame, max_reviews: int | None, seed: int) -> pd.DataFrame:

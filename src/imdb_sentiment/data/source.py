@@ -20,7 +20,7 @@ CACHE_ENV = "IMDB_CACHE_DIR"
 # Outside the repository: DVC never sees a half-downloaded archive, and every checkout and
 # `dvc exp run --temp` copy shares one download.
 DEFAULT_CACHE = "~/.cache/imdb-sentiment/downloads"
-_CHUNK = 1 << 20
+_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def _verify(path: Path, source: Source) -> None:
 def _hash_file(path: Path) -> str:
     sha = hashlib.sha256()
     with path.open("rb") as fh, progress_bar(path.stat().st_size, f"hashing {path.name}") as bar:
-        while chunk := fh.read(_CHUNK):
+        while chunk := fh.read(_HASH_CHUNK):
             sha.update(chunk)
             bar.update(len(chunk))
     return sha.hexdigest()

@@ -30,13 +30,8 @@ def tokenize(text: str) -> list[str]:
     return _WORD.findall(_BREAK.sub(" ", text).lower())
 
 
-def build_vocabulary(token_lists: Iterable[list[str]], max_features: int) -> dict[str, int]:
-    """Map the (max_features - 3) most frequent words to 3, 4, ...; ties broken alphabetically."""
-    return rank_vocabulary(Counter(word for tokens in token_lists for word in tokens), max_features)
-
-
 def rank_vocabulary(counts: Mapping[str, int], max_features: int) -> dict[str, int]:
-    """`build_vocabulary` from word counts already made."""
+    """Map the (max_features - 3) most counted words to 3, 4, ...; ties broken alphabetically."""
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     kept = ranked[: max(max_features - INDEX_FROM, 0)]
     return {word: INDEX_FROM + rank for rank, (word, _) in enumerate(kept)}

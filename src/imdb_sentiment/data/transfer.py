@@ -36,7 +36,7 @@ RETRY = RetryPolicy(attempts=5, backoff_s=1.0, timeout_s=30.0)
 UNREACHABLE_ATTEMPTS = 2
 # Rate limits and gateway trouble pass; any other error status would only come back again.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_CHUNK = 1 << 16  # bytes per write: all a killed run can lose of what it had received
+_WRITE_CHUNK = 1 << 16  # bytes per write: all a killed run can lose of what it had received
 
 
 class _Retryable(Exception):
@@ -120,7 +120,7 @@ def _write_body(resp: requests.Response, part: Path, offset: int) -> None:
         try:
             # Raw bytes: a server that labels a .tar.gz "Content-Encoding: gzip" (a common
             # misconfiguration) must not have it unpacked on the way.
-            for chunk in resp.raw.stream(_CHUNK, decode_content=False):
+            for chunk in resp.raw.stream(_WRITE_CHUNK, decode_content=False):
                 out.write(chunk)
                 bar.update(len(chunk))
         except TransportError as exc:  # urllib3 raises when fewer bytes than Content-Length come

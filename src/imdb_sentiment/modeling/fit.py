@@ -13,7 +13,7 @@ import numpy as np
 
 from imdb_sentiment.config import FitParams
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.modeling.checkpoint import TrainingBackup
+from imdb_sentiment.modeling.checkpoint import Checkpoint, TrainingBackup
 
 log = logging.getLogger(__name__)
 
@@ -126,21 +126,8 @@ def fit_model(
     epochs and end with the best epoch's weights. The backup is left in place: the caller
     deletes it once the run's outputs are safe.
     """
-    checkpoint = backup.latest() if backup is not None else None
+    checkpoint, stopper = _resume_from_backup(params, backup)
     initial_epoch = checkpoint.epoch if checkpoint is not None else 0
-    stopper = None
-    if params.early_stopping_patience is not None:
-        stopper = BestEpoch(params.early_stopping_patience, backup)
-        stopper.replay(checkpoint.history if checkpoint is not None else [])
-    if backup is not None:
-        backup.resume_from(checkpoint)
-        if checkpoint is not None:
-            log.info(
-                "resuming at epoch %d of %d from %s",
-                initial_epoch + 1,
-                params.epochs,
-                backup.directory,
-            )
     # Killed after the stopping epoch was backed up: no epoch left to train, only the restore.
     epochs_to = initial_epoch if stopper is not None and stopper.stopped else params.epochs
     start = time.perf_counter()
@@ -176,3 +163,28 @@ def fit_model(
     model_epoch = (stopper.best_epoch if stopper is not None else 0) or len(epochs)
     log.info("fit: %d epochs in %.1f s; model from epoch %d", n_epochs, fit_seconds, model_epoch)
     return FitResult(epochs, fit_seconds, initial_epoch, model_epoch)
+
+
+def _resume_from_backup(
+    params: FitParams, backup: TrainingBackup | None
+) -> tuple[Checkpoint | None, BestEpoch | None]:
+    """The backup's latest epoch, if any, and the early stopper with its epochs replayed.
+
+    Both are set to restore when the fit begins: the backup its weights and random state,
+    the stopper its counters and the best epoch's weights.
+    """
+    checkpoint = backup.latest() if backup is not None else None
+    stopper = None
+    if params.early_stopping_patience is not None:
+        stopper = BestEpoch(params.early_stopping_patience, backup)
+        stopper.replay(checkpoint.history if checkpoint is not None else [])
+    if backup is not None:
+        backup.resume_from(checkpoint)
+        if checkpoint is not None:
+            log.info(
+                "resuming at epoch %d of %d from %s",
+                checkpoint.epoch + 1,
+                params.epochs,
+                backup.directory,
+            )
+    return checkpoint, stopper

@@ -11,18 +11,16 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import pyarrow.parquet as pq
 from scipy.stats import binomtest
 
 from imdb_sentiment.config import PromoteParams
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.registry.text_model import LABELS
+from imdb_sentiment.registry.text_model import SENTIMENT_LABELS, load_text_model
 from imdb_sentiment.tracking.names import CHAMPION, REGISTERED_MODEL
+from imdb_sentiment.tracking.store import TrackingStore, fluent_uri
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +33,7 @@ class PromotionError(PipelineError):
 
 
 @dataclass(frozen=True)
-class Comparison:
+class PairedComparison:
     """Paired outcome of two models on the same labelled reviews."""
 
     n: int
@@ -58,7 +56,9 @@ def mcnemar_exact(challenger_only: int, champion_only: int) -> float:
     return float(binomtest(challenger_only, discordant, 0.5).pvalue)
 
 
-def compare(labels: np.ndarray, challenger: np.ndarray, champion: np.ndarray) -> Comparison:
+def compare_paired(
+    labels: np.ndarray, challenger: np.ndarray, champion: np.ndarray
+) -> PairedComparison:
     """Compare two models' predicted labels (0/1) against the true ones."""
     labels, challenger, champion = (np.asarray(a).ravel() for a in (labels, challenger, champion))
     if not (labels.shape == challenger.shape == champion.shape) or labels.size == 0:
@@ -68,7 +68,7 @@ def compare(labels: np.ndarray, challenger: np.ndarray, champion: np.ndarray) ->
         )
     right_new, right_old = challenger == labels, champion == labels
     only_new, only_old = int((right_new & ~right_old).sum()), int((right_old & ~right_new).sum())
-    return Comparison(
+    return PairedComparison(
         n=int(labels.size),
         challenger_accuracy=float(right_new.mean()),
         champion_accuracy=float(right_old.mean()),
@@ -78,7 +78,7 @@ def compare(labels: np.ndarray, challenger: np.ndarray, champion: np.ndarray) ->
     )
 
 
-def decide(comparison: Comparison, cfg: PromoteParams) -> tuple[bool, str]:
+def decide(comparison: PairedComparison, cfg: PromoteParams) -> tuple[bool, str]:
     """Whether the challenger replaces the champion, and why, in one sentence."""
     gain, p = comparison.gain, comparison.p_value
     if gain < cfg.min_accuracy_gain:
@@ -97,36 +97,14 @@ def decide(comparison: Comparison, cfg: PromoteParams) -> tuple[bool, str]:
     )
 
 
-def load_test_reviews(reviews: Path, test_split: Path) -> tuple[list[str], np.ndarray]:
-    """The raw text and labels of exactly the reviews in prepare's test split, in its order.
-
-    Review ids repeat across label folders, so a review is known by (label, review_id).
-    """
-    with np.load(test_split) as npz:
-        wanted = pd.DataFrame({"label": npz["y"], "review_id": npz["review_id"]})
-    table = pq.read_table(
-        reviews, columns=["label", "review_id", "text"], filters=[("split", "==", "test")]
-    ).to_pandas()
-    table["label"] = table["label"].astype(wanted["label"].dtype)
-    table["review_id"] = table["review_id"].astype(wanted["review_id"].dtype)
-    rows = wanted.merge(table, on=["label", "review_id"], how="left", validate="one_to_one")
-    if rows["text"].isna().any() or len(rows) != len(wanted):
-        raise PromotionError(
-            f"{test_split} names reviews that {reviews} lacks; rerun the pipeline (dvc repro)"
-        )
-    return rows["text"].tolist(), rows["label"].to_numpy(dtype=np.int64)
-
-
-def predicted_labels(model_uri: str, texts: list[str]) -> np.ndarray:
-    """0/1 labels from a raw-text model, loaded from `model_uri`."""
-    import mlflow
-
-    answers = mlflow.pyfunc.load_model(model_uri).predict(texts)
-    return np.array([answer.label == LABELS[1] for answer in answers], dtype=np.int64)
+def predicted_labels(uri: str, model_uri: str, texts: list[str]) -> np.ndarray:
+    """0/1 labels from the raw-text model at `model_uri` in the store at `uri`."""
+    sentiments = load_text_model(uri, model_uri).predict(texts)
+    return np.array([s.label == SENTIMENT_LABELS[1] for s in sentiments], dtype=np.int64)
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Challenger:
     """The run's raw-text model, as evaluate logged it."""
 
     run_id: str
@@ -134,20 +112,22 @@ class Candidate:
     test_accuracy: float  # evaluate's figure, from the encoded test split
 
 
-def register(client: Any, candidate: Candidate, tags: dict[str, str]) -> Any:
-    """The registry version for the candidate's model: the existing one, or a new one.
+def register(store: TrackingStore, challenger: Challenger, tags: dict[str, str]) -> Any:
+    """The registry version for the challenger's model: the existing one, or a new one.
 
     A rerun of the gate for the same run (new gate params, say) must not add a duplicate.
     """
     import mlflow
 
-    existing = client.search_model_versions(
-        f"name = '{REGISTERED_MODEL}' and run_id = '{candidate.run_id}'"
+    existing = store.client.search_model_versions(
+        f"name = '{REGISTERED_MODEL}' and run_id = '{challenger.run_id}'"
     )
     for version in existing:
-        if version.source == candidate.model_uri:
+        if version.source == challenger.model_uri:
             return version
-    version = mlflow.register_model(candidate.model_uri, REGISTERED_MODEL, tags=tags)
+    # The fluent call: it resolves a `models:/<id>` URI to the logged model's files.
+    with fluent_uri(store.uri):
+        version = mlflow.register_model(challenger.model_uri, REGISTERED_MODEL, tags=tags)
     log.info("registered %s version %s", REGISTERED_MODEL, version.version)
     return version
 
@@ -169,31 +149,27 @@ def lineage_of(client: Any, run_id: str) -> dict[str, str]:
 
 
 def run_gate(
-    candidate: Candidate, texts: list[str], labels: np.ndarray, cfg: PromoteParams
+    store: TrackingStore,
+    challenger: Challenger,
+    texts: list[str],
+    labels: np.ndarray,
+    cfg: PromoteParams,
 ) -> dict[str, Any]:
-    """Register the candidate, compare it with the champion, move the alias if it wins.
+    """Register the challenger, compare it with the champion, move the alias if it wins.
 
     Returns the report: both accuracies, the discordant pairs, the p-value, the decision.
     """
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    lineage = lineage_of(client, candidate.run_id)
-    version = register(client, candidate, lineage)
+    lineage = lineage_of(store.client, challenger.run_id)
+    version = register(store, challenger, lineage)
     challenger_uri = f"models:/{REGISTERED_MODEL}/{version.version}"
-    challenger = predicted_labels(challenger_uri, texts)
-    served_accuracy = float((challenger == labels).mean())
-    if abs(served_accuracy - candidate.test_accuracy) > _SKEW_TOLERANCE:
-        raise PromotionError(
-            f"the raw-text model scores {served_accuracy:.4f} on the test reviews but evaluate "
-            f"measured {candidate.test_accuracy:.4f}: serving and training encode differently"
-        )
+    predicted = predicted_labels(store.uri, challenger_uri, texts)
+    served_accuracy = check_served_accuracy(predicted, labels, challenger.test_accuracy)
     report: dict[str, Any] = {
         "registered_model": REGISTERED_MODEL,
         "test_reviews": len(labels),
         "challenger": {
             "version": str(version.version),
-            "run_id": candidate.run_id,
+            "run_id": challenger.run_id,
             "model_uri": challenger_uri,
             "accuracy": served_accuracy,
             "git_commit": lineage.get("mlflow.source.git.commit", ""),
@@ -201,20 +177,13 @@ def run_gate(
         "params": asdict(cfg),
         "decided_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    champion = current_champion(client)
-    comparison = None
-    if champion is None:
-        promoted, reason = True, "no champion yet: the first model becomes champion"
-    elif str(champion.version) == str(version.version):
-        promoted, reason = True, "this version already is the champion"
-    else:
-        champion_uri = f"models:/{REGISTERED_MODEL}/{champion.version}"
-        comparison = compare(labels, challenger, predicted_labels(champion_uri, texts))
-        promoted, reason = decide(comparison, cfg)
+    champion = current_champion(store.client)
+    promoted, reason, comparison = _judge(store, version, champion, predicted, labels, texts, cfg)
+    if comparison is not None:
         report["champion"] = {
             "version": str(champion.version),
             "run_id": champion.run_id,
-            "model_uri": champion_uri,
+            "model_uri": f"models:/{REGISTERED_MODEL}/{champion.version}",
             "accuracy": comparison.champion_accuracy,
         }
         report["comparison"] = {**asdict(comparison), "accuracy_gain": comparison.gain}
@@ -222,10 +191,41 @@ def run_gate(
     report.update(decision=decision, reason=reason)
     after = version if promoted or champion is None else champion
     report["champion_after"] = str(after.version)
-    _record(client, version, champion, decision, reason, comparison)
-    client.log_dict(candidate.run_id, report, "promotion/promotion.json")
+    _record(store.client, version, champion, decision, reason, comparison)
+    store.client.log_dict(challenger.run_id, report, "promotion/promotion.json")
     log.info("%s version %s: %s", decision, version.version, reason)
     return report
+
+
+def check_served_accuracy(predicted: np.ndarray, labels: np.ndarray, evaluated: float) -> float:
+    """The served model's test accuracy, refused if it is not the one evaluate measured."""
+    served = float((predicted == labels).mean())
+    if abs(served - evaluated) > _SKEW_TOLERANCE:
+        raise PromotionError(
+            f"the raw-text model scores {served:.4f} on the test reviews but evaluate "
+            f"measured {evaluated:.4f}: serving and training encode differently"
+        )
+    return served
+
+
+def _judge(
+    store: TrackingStore,
+    version: Any,
+    champion: Any | None,
+    predicted: np.ndarray,
+    labels: np.ndarray,
+    texts: list[str],
+    cfg: PromoteParams,
+) -> tuple[bool, str, PairedComparison | None]:
+    """Whether the challenger's `version` wins, why, and the paired comparison if one ran."""
+    if champion is None:
+        return True, "no champion yet: the first model becomes champion", None
+    if str(champion.version) == str(version.version):
+        return True, "this version already is the champion", None
+    champion_uri = f"models:/{REGISTERED_MODEL}/{champion.version}"
+    comparison = compare_paired(labels, predicted, predicted_labels(store.uri, champion_uri, texts))
+    promoted, reason = decide(comparison, cfg)
+    return promoted, reason, comparison
 
 
 def _record(
@@ -234,7 +234,7 @@ def _record(
     champion: Any | None,
     decision: str,
     reason: str,
-    comparison: Comparison | None,
+    comparison: PairedComparison | None,
 ) -> None:
     """Tag both versions with the outcome, then move the alias (last: the commit point)."""
     name = REGISTERED_MODEL

@@ -21,10 +21,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from imdb_sentiment.data.tokenizer import encode_texts
+from imdb_sentiment.errors import PipelineError, first_line
 from imdb_sentiment.files import read_json, write_json
 from imdb_sentiment.modeling.runtime import backend_requirements
+from imdb_sentiment.tracking.store import TrackingStore, fluent_run, fluent_uri
 
-LABELS = ("negative", "positive")
+SENTIMENT_LABELS = ("negative", "positive")  # index = the label the model predicts
 MODEL_NAME = "text_model"  # the artifact path of the pyfunc model within its run
 # Reviews the logged model is shown with; their encodings are also a self-test (see below).
 EXAMPLE_REVIEWS = [
@@ -33,6 +35,10 @@ EXAMPLE_REVIEWS = [
 ]
 _PACKAGE_DIR = Path(__file__).parents[1]  # the whole imdb_sentiment package travels with the model
 _PREDICT_BATCH = 1000  # bounds memory for large requests; the answer does not depend on it
+
+
+class TextModelLoadError(PipelineError):
+    """The raw-text model cannot be loaded from its URI."""
 
 
 class Sentiment(pydantic.BaseModel):
@@ -53,16 +59,27 @@ class TextEncoder:
         return encode_texts(texts, self.vocabulary, self.maxlen)
 
 
+def review_problem(reviews: list[str]) -> str | None:
+    """Why no answer would make sense for `reviews`, or None if there is none.
+
+    Reviews are numbered from 1, as `imdb-sentiment predict` numbers them.
+    """
+    if not reviews:
+        return "no reviews given"
+    for number, review in enumerate(reviews, start=1):
+        if not review.strip():
+            return f"review {number} is empty; pass the review's text"
+    return None
+
+
 def check_reviews(reviews: list[str]) -> None:
     """Refuse what no answer would make sense for, with an error the server turns into a 400.
 
     MLflow has already checked that every item is a string (from the type hints).
     """
-    if not reviews:
-        _reject("no reviews given")
-    for i, review in enumerate(reviews):
-        if not review.strip():
-            _reject(f"review {i} is empty; send the review's text")
+    problem = review_problem(reviews)
+    if problem is not None:
+        _reject(problem)
 
 
 def _reject(message: str) -> None:
@@ -93,13 +110,21 @@ class ReviewSentimentModel(mlflow.pyfunc.PythonModel):
         check_reviews(model_input)
         x = self._encoder.encode(model_input)
         proba = self._model.predict(x, batch_size=_PREDICT_BATCH, verbose=0).ravel()
-        return answers(proba.astype(np.float64), self._threshold)
+        return to_sentiments(proba.astype(np.float64), self._threshold)
 
 
-def answers(proba: np.ndarray, threshold: float) -> list[Sentiment]:
+def to_sentiments(proba: np.ndarray, threshold: float) -> list[Sentiment]:
     return [
-        Sentiment(probability=float(p), label=LABELS[int(p >= threshold)]) for p in proba.tolist()
+        Sentiment(probability=float(p), label=SENTIMENT_LABELS[int(p >= threshold)])
+        for p in proba.tolist()
     ]
+
+
+def set_text_model() -> None:
+    """Declare the model MLflow rebuilds on load: what `model_code.py` runs."""
+    from mlflow.models import set_model
+
+    set_model(ReviewSentimentModel())
 
 
 def self_test(encoder: TextEncoder) -> list[dict[str, Any]]:
@@ -122,22 +147,49 @@ def check_encoder(encoder: TextEncoder, expected: list[dict[str, Any]]) -> None:
         )
 
 
-def log_text_model(
-    keras_model: Path, vocab: Path, maxlen: int, threshold: float, workdir: Path
-) -> Any:
-    """Log the raw-text model to the active run; returns MLflow's ModelInfo."""
-    encoder = TextEncoder(read_json(vocab), maxlen)
+@dataclass(frozen=True)
+class TextModelFiles:
+    """What the raw-text model is built from."""
+
+    keras_model: Path  # the trained model, .keras
+    vocab: Path  # prepare's vocab.json
+    maxlen: int  # the row length the Keras model takes
+    threshold: float  # evaluate's decision threshold
+
+
+def log_text_model(store: TrackingStore, run_id: str, files: TextModelFiles, workdir: Path) -> str:
+    """Log the raw-text model into run `run_id`; returns its model URI.
+
+    Like `mlflow.start_run`'s block, this ends the run (FINISHED, or FAILED on an exception).
+    """
+    encoder = TextEncoder(read_json(files.vocab), files.maxlen)
     config = workdir / "serving.json"
-    write_json(config, {"maxlen": maxlen, "threshold": threshold, "self_test": self_test(encoder)})
-    return mlflow.pyfunc.log_model(
-        name=MODEL_NAME,
-        python_model=str(_PACKAGE_DIR / "registry" / "model_code.py"),
-        artifacts={"keras_model": str(keras_model), "vocab": str(vocab), "config": str(config)},
-        # The package travels with the model: an old version keeps the tokenizer it learned with.
-        code_paths=[str(_PACKAGE_DIR)],
-        input_example=EXAMPLE_REVIEWS,  # the signature comes from predict's type hints
-        pip_requirements=serving_requirements(),
+    write_json(
+        config,
+        {"maxlen": files.maxlen, "threshold": files.threshold, "self_test": self_test(encoder)},
     )
+    artifacts = {"keras_model": files.keras_model, "vocab": files.vocab, "config": config}
+    with fluent_run(store, run_id):
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=str(_PACKAGE_DIR / "registry" / "model_code.py"),
+            artifacts={name: str(path) for name, path in artifacts.items()},
+            # The package travels with the model: an old version keeps the tokenizer it
+            # learned with.
+            code_paths=[str(_PACKAGE_DIR)],
+            input_example=EXAMPLE_REVIEWS,  # the signature comes from predict's type hints
+            pip_requirements=serving_requirements(),
+        )
+    return str(info.model_uri)
+
+
+def load_text_model(uri: str, model_uri: str) -> mlflow.pyfunc.PyFuncModel:
+    """The raw-text model at `model_uri` (`models:/...`, `runs:/...`) of the store at `uri`."""
+    try:
+        with fluent_uri(uri):
+            return mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError) as exc:
+        raise TextModelLoadError(first_line(exc)) from exc
 
 
 def serving_requirements() -> list[str]:

@@ -1,88 +1,26 @@
 """The Markdown report of an `imdb-sentiment retrain`, from what the run recorded.
 
-No I/O here: `retrain` gathers the facts (steps, diffs, the gate's JSON, MLflow links)
-and this renders them, so every branch of the report is testable on plain data.
+No I/O here: `command` and `context` gather the facts (steps, diffs, the gate's JSON,
+MLflow links) and this renders them, so every branch of the report is testable on plain data.
 """
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_PIPELINE_FAILED, EXIT_USAGE, EXIT_PUSH_FAILED = 0, 1, 2, 3
+from imdb_sentiment.retrain.outcome import (
+    EXIT_PIPELINE_FAILED,
+    EXIT_PUSH_FAILED,
+    Context,
+    Outcome,
+    Step,
+)
 
 
-@dataclass(frozen=True)
-class Options:
-    overrides: list[str]
-    report: Path
-    base: str | None  # None: no commit to compare with
-    pull: bool
-    push: bool
-
-
-@dataclass
-class Step:
-    """One step of the run, as the report shows it."""
-
-    name: str
-    command: str
-    outcome: str = "ok"  # ok, failed, tolerated (failed, went on), skipped
-    seconds: float = 0.0
-    note: str = ""
-    tail: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Outcome:
-    """Everything the report needs, gathered as the run goes."""
-
-    root: Path
-    options: Options
-    started: datetime.datetime
-    steps: list[Step] = field(default_factory=list)
-    stages_run: list[str] = field(default_factory=list)
-    failed_stage: str | None = None
-    unpushed: list[tuple[str, str]] = field(default_factory=list)  # (path, detail)
-    unpushed_source: str = ""  # how `unpushed` is known
-    local_cache: str = ""
-    exit_code: int = EXIT_OK
-    finished: datetime.datetime | None = None
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the report shows beyond the steps: the trigger, the diffs, the gate, MLflow."""
-
-    trigger: list[str]
-    commit: str
-    metrics: dict[str, Any] | str  # dvc metrics diff --json, or why there is none
-    params: dict[str, Any] | str
-    promotion: dict[str, Any] | None
-    mlflow: list[str]
-
-
-def trigger_lines(env: Mapping[str, str]) -> list[str]:
-    """What started the run: the GitHub Actions event and run, or `local`."""
-    event = env.get("GITHUB_EVENT_NAME")
-    if not event:
-        return ["local"]
-    lines = [f"GitHub Actions `{event}`"]
-    if env.get("GITHUB_SHA"):
-        lines.append(f"commit `{env['GITHUB_SHA']}`")
-    run_id = env.get("GITHUB_RUN_ID")
-    if run_id:
-        server, repository = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
-        link = f"{server}/{repository}/actions/runs/{run_id}" if server and repository else ""
-        lines.append(f"run [{run_id}]({link})" if link else f"run {run_id}")
-    return lines
-
-
-def render(outcome: Outcome, context: Context) -> str:
+def render_report(outcome: Outcome, context: Context) -> str:
+    """The whole report, Markdown."""
     lines = [f"# Retrain: {headline(outcome, context.promotion)}", ""]
     lines += _about(outcome, context)
     lines += _steps_table(outcome.steps)

@@ -1,4 +1,4 @@
-"""Score a saved model on held-out data and attach the results to its MLflow run."""
+"""The evaluate stage: score the saved model on the test split and attach it all to its run."""
 
 from __future__ import annotations
 
@@ -8,14 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import mlflow
 
 from imdb_sentiment.config import EvaluateParams
-from imdb_sentiment.files import load_split, write_json
+from imdb_sentiment.data.prepared import load_split
+from imdb_sentiment.files import write_json
 from imdb_sentiment.modeling.metrics import Evaluation, compute_metrics, plot_curves
-from imdb_sentiment.registry.text_model import log_text_model
+from imdb_sentiment.registry.text_model import TextModelFiles, log_text_model
 from imdb_sentiment.tracking.lineage import lineage_tags
-from imdb_sentiment.tracking.store import setup_experiment, tracking_uri
+from imdb_sentiment.tracking.store import (
+    TrackingStore,
+    connect,
+    log_artifact,
+    log_metrics,
+    reopened_run,
+    set_tags,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,7 @@ class Scored:
 
 
 def evaluate_and_log(
+    uri: str,
     model_path: Path,
     test_path: Path,
     run_id: str,
@@ -35,11 +43,11 @@ def evaluate_and_log(
     vocab: Path,
     lineage: list[Path],
 ) -> Scored:
-    """Score the model on the test split and log the results and the raw-text model.
+    """Score the model on the test split; log the results and the raw-text model to `run_id`.
 
     The raw-text model is logged here, not in `train`, because the decision threshold it
     answers with is `evaluate.threshold`: what is served is what was evaluated. `lineage`
-    files get their md5 tagged on the run (see `lineage_tags`).
+    files get their md5 tagged on the run (see `lineage_tags`). `uri` is the MLflow store.
     """
     x, y = load_split(test_path)
     model = keras.saving.load_model(model_path)
@@ -47,19 +55,27 @@ def evaluate_and_log(
     evaluation = compute_metrics(y, proba, cfg.threshold)
     images = plot_curves(evaluation, plots_dir)
 
-    setup_experiment(tracking_uri())
+    store = connect(uri)
+    files = TextModelFiles(model_path, vocab, x.shape[1], cfg.threshold)
     # Reopen the training run so one run holds params, learning curves and test results.
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics({f"test_{k}": v for k, v in evaluation.metrics.items()})
-        mlflow.log_metrics({f"test_{k}": float(v) for k, v in evaluation.confusion.items()})
-        for path in images.values():
-            mlflow.log_artifact(str(path), artifact_path="evaluation")
+    with reopened_run(store, run_id):
+        log_evaluation(store, run_id, evaluation, list(images.values()))
+        set_tags(store, run_id, lineage_tags([*lineage, model_path, test_path]))
         with tempfile.TemporaryDirectory() as tmp:
-            for name, points in (("roc", evaluation.roc), ("pr", evaluation.pr)):
-                write_json(Path(tmp) / f"{name}.json", points)
-            mlflow.log_artifacts(tmp, artifact_path="evaluation")
-        with tempfile.TemporaryDirectory() as tmp:
-            info = log_text_model(model_path, vocab, x.shape[1], cfg.threshold, Path(tmp))
-        mlflow.set_tags(lineage_tags([*lineage, model_path, test_path]))
-    log.info("raw-text model %s", info.model_uri)
-    return Scored(evaluation, info.model_uri)
+            text_model_uri = log_text_model(store, run_id, files, Path(tmp))
+    log.info("raw-text model %s", text_model_uri)
+    return Scored(evaluation, text_model_uri)
+
+
+def log_evaluation(
+    store: TrackingStore, run_id: str, evaluation: Evaluation, images: list[Path]
+) -> None:
+    """The `test_*` metrics, the curve images and their points under `evaluation/`."""
+    log_metrics(store, run_id, {f"test_{k}": v for k, v in evaluation.metrics.items()})
+    log_metrics(store, run_id, {f"test_{k}": float(v) for k, v in evaluation.confusion.items()})
+    for path in images:
+        log_artifact(store, run_id, path, "evaluation")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, points in (("roc", evaluation.roc), ("pr", evaluation.pr)):
+            write_json(Path(tmp) / f"{name}.json", points)
+        log_artifact(store, run_id, Path(tmp), "evaluation")

@@ -1,1 +1,1 @@
-"""MLflow tracking: store location, server preflight, run tags and lineage, run comparison."""
+"""MLflow tracking: the store as a value, server preflight, lineage tags, ranking runs."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any
 
 from imdb_sentiment.errors import PipelineError
 
@@ -40,15 +39,11 @@ def check_tracking_server(uri: str, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> N
     if not is_tracking_server(uri):
         return
     import requests
-    from mlflow.utils.credentials import get_default_host_creds
+
+    from imdb_sentiment.tracking.store import server_request_options
 
     shown = printable_uri(uri)
-    creds = get_default_host_creds(uri)
-    request: dict[str, Any] = {"verify": creds.verify, "cert": creds.client_cert_path}
-    if creds.username and creds.password:
-        request["auth"] = (creds.username, creds.password)
-    elif creds.token:
-        request["headers"] = {"Authorization": f"Bearer {creds.token}"}
+    request = server_request_options(uri)
     url = uri.rstrip("/") + _PREFLIGHT_ENDPOINT
     try:
         answer = requests.get(url, params={"max_results": 1}, timeout=timeout_s, **request)

@@ -1,0 +1,179 @@
+"""The fit loop on a toy task a tiny model learns in seconds: learning, speed knobs, stopping."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from imdb_sentiment.config import FitParams, ModelParams, RuntimeParams
+from imdb_sentiment.modeling.checkpoint import TrainingBackup
+from imdb_sentiment.modeling.fit import (
+    FitResult,
+    TrainingDivergedError,
+    _resume_from_backup,
+    fit_model,
+)
+from imdb_sentiment.modeling.model import build_model, compile_model
+from imdb_sentiment.modeling.runtime import apply_runtime
+
+TINY_MODEL = ModelParams(
+    embedding_dim=8,
+    dropout=0.0,
+    filters=8,
+    kernel_size=3,
+    pool_size=2,
+    lstm_units=8,
+    unroll=False,
+    bidirectional=False,
+    pooling="last",
+)
+
+
+def toy_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Label 1 iff token 5 appears: learnable in a few epochs by a tiny model."""
+    x = rng.integers(6, 20, size=(n, 12)).astype(np.int32)
+    y = rng.integers(0, 2, size=n).astype(np.int8)
+    x[y == 1, rng.integers(0, 12, size=int(y.sum()))] = 5
+    return x, y
+
+
+def fit_tiny(
+    epochs: int,
+    learning_rate: float,
+    runtime: RuntimeParams | None = None,
+    model_params: ModelParams = TINY_MODEL,
+    early_stopping_patience: int | None = None,
+) -> FitResult:
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = build_model(model_params, max_features=20, maxlen=12)
+    fit = FitParams(
+        batch_size=16,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        early_stopping_patience=early_stopping_patience,
+    )
+    compile_model(model, fit, runtime)
+    return fit_model(model, toy_data(256, rng), toy_data(64, rng), fit)
+
+
+def runtime(**changes: object) -> RuntimeParams:
+    base = RuntimeParams(
+        backend="tensorflow", precision="float32", jit_compile="auto", steps_per_execution=1
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def losses(result: FitResult) -> list[float]:
+    return [epoch["loss"] for epoch in result.history]
+
+
+def test_speed_knobs_leave_the_maths_alone() -> None:
+    baseline = losses(fit_tiny(epochs=2, learning_rate=0.01))
+    for knobs in (
+        {"steps_per_execution": 4},
+        {"jit_compile": False},
+        {"jit_compile": True},
+    ):
+        np.testing.assert_allclose(
+            losses(fit_tiny(epochs=2, learning_rate=0.01, runtime=runtime(**knobs))),
+            baseline,
+            rtol=1e-4,
+            err_msg=str(knobs),
+        )
+    unrolled = dataclasses.replace(TINY_MODEL, unroll=True)
+    np.testing.assert_allclose(
+        losses(fit_tiny(epochs=2, learning_rate=0.01, model_params=unrolled)), baseline, rtol=1e-4
+    )
+
+
+@pytest.fixture
+def bfloat16_policy() -> Iterator[None]:
+    apply_runtime(runtime(precision="mixed_bfloat16"))
+    yield
+    apply_runtime(runtime())
+
+
+def test_mixed_precision_trains_with_a_float32_output(bfloat16_policy: None) -> None:
+    model = build_model(TINY_MODEL, max_features=20, maxlen=12)
+    assert model.layers[1].compute_dtype == "bfloat16"  # the embedding computes in bf16
+    assert model.output.dtype == "float32"
+    result = fit_tiny(epochs=4, learning_rate=0.01, runtime=runtime(precision="mixed_bfloat16"))
+    assert all(np.isfinite(losses(result)))
+    assert losses(result)[-1] < losses(result)[0]
+
+
+def test_training_lowers_the_loss_on_a_tiny_set() -> None:
+    result = fit_tiny(epochs=6, learning_rate=0.01, early_stopping_patience=None)
+    losses = [epoch["loss"] for epoch in result.history]
+    assert len(losses) == 6
+    assert losses[-1] < 0.7 * losses[0]
+    assert all(epoch["epoch_seconds"] > 0 for epoch in result.history)
+    assert result.history[-1]["val_accuracy"] > 0.8
+
+
+def test_diverging_training_raises_instead_of_returning_weights() -> None:
+    with pytest.raises(TrainingDivergedError, match="NaN"):
+        fit_tiny(epochs=3, learning_rate=1e30)
+
+
+def test_early_stopping_ends_with_the_lowest_val_loss_epoch() -> None:
+    """Val labels are noise: val_loss rises once the model fits train, so training stops."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = build_model(TINY_MODEL, max_features=20, maxlen=12)
+    fit = FitParams(batch_size=16, epochs=30, learning_rate=0.05, early_stopping_patience=2)
+    compile_model(model, fit)
+    x_val, _ = toy_data(64, rng)
+    val = (x_val, rng.integers(0, 2, size=64).astype(np.int8))
+    result = fit_model(model, toy_data(256, rng), val, fit)
+
+    val_losses = [epoch["val_loss"] for epoch in result.history]
+    assert len(val_losses) < 30, "never stopped"
+    assert result.model_epoch == int(np.argmin(val_losses)) + 1
+    assert len(val_losses) == result.model_epoch + 2  # two epochs without improvement
+    # The model holds the best epoch's weights, not the last epoch's (dropout is 0 here).
+    loss = model.evaluate(*val, batch_size=64, verbose=0)[0]
+    assert loss == pytest.approx(val_losses[result.model_epoch - 1], rel=1e-5)
+    assert loss < val_losses[-1]
+
+
+def test_without_patience_every_epoch_runs_and_the_last_is_kept() -> None:
+    result = fit_tiny(epochs=4, learning_rate=0.05)
+    assert len(result.history) == 4 and result.model_epoch == 4
+
+
+def _backed_up(directory: Path, val_losses: list[float]) -> TrainingBackup:
+    """A backup holding the state of `len(val_losses)` epochs (no weights: nothing loads them)."""
+    epoch = len(val_losses)
+    state = directory / f"epoch-{epoch:05d}" / "state.json"
+    state.parent.mkdir(parents=True)
+    history = [{"loss": 0.5, "val_loss": v} for v in val_losses]
+    state.write_text(json.dumps({"epoch": epoch, "history": history, "rng": {}}))
+    return TrainingBackup(directory)
+
+
+def test_resume_replays_the_backed_up_epochs_into_the_early_stopper(tmp_path: Path) -> None:
+    backup = _backed_up(tmp_path / "key", [0.6, 0.5, 0.55, 0.7])
+    fit = FitParams(batch_size=8, epochs=9, learning_rate=0.01, early_stopping_patience=2)
+    checkpoint, stopper = _resume_from_backup(fit, backup)
+    assert checkpoint is not None and checkpoint.epoch == 4
+    assert stopper is not None and (stopper.best_epoch, stopper.wait) == (2, 2)
+    assert stopper.stopped  # killed after the stopping epoch: nothing left to train
+    assert backup.keep_epoch == 2  # the best epoch's weights outlive newer backups
+
+
+def test_resume_without_backup_or_patience_starts_from_scratch(tmp_path: Path) -> None:
+    fit = FitParams(batch_size=8, epochs=3, learning_rate=0.01, early_stopping_patience=None)
+    assert _resume_from_backup(fit, None) == (None, None)
+    empty = TrainingBackup(tmp_path / "none-yet")
+    assert _resume_from_backup(fit, empty) == (None, None)
+    backup = _backed_up(tmp_path / "key", [0.6])
+    checkpoint, stopper = _resume_from_backup(fit, backup)
+    assert checkpoint is not None and checkpoint.epoch == 1 and stopper is None
