@@ -31,14 +31,8 @@ from imdb_sentiment.stages.train import (
     training_tags,
 )
 from imdb_sentiment.stages.train_resume import ResumePoint, open_backup
-from imdb_sentiment.tracking.store import TrackingStore, connect, fluent_uri, tracked_run
+from imdb_sentiment.tracking.store import TrackingStore, fluent_uri, tracked_run
 from tests.unit.stages.training_inputs import ROWS, tiny_pipeline_params, write_prepared_folder
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> TrackingStore:
-    folder = tmp_path_factory.mktemp("store")
-    return connect(f"sqlite:///{folder / 'mlflow.db'}", cwd=folder)
 
 
 @pytest.fixture

@@ -18,14 +18,8 @@ from imdb_sentiment.stages.train_resume import (
     open_backup,
 )
 from imdb_sentiment.tracking.names import BACKUP_KEY_TAG, BACKUP_LOCK_TAG, BACKUP_STORE_TAG
-from imdb_sentiment.tracking.store import TrackingStore, connect
+from imdb_sentiment.tracking.store import TrackingStore
 from tests.unit.stages.training_inputs import tiny_pipeline_params, write_prepared_folder
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> TrackingStore:
-    folder = tmp_path_factory.mktemp("store")
-    return connect(f"sqlite:///{folder / 'mlflow.db'}", cwd=folder)
 
 
 @pytest.fixture
