@@ -109,6 +109,7 @@ def test_training_tags_describe_the_data_backend_worker_and_resume(workspace: Pa
     tags = training_tags(setup, fresh)
     assert set(tags) >= {"data.md5.train", "data.md5.val", "mlflow.runName"}
     assert tags["keras.backend"] == "tensorflow" and tags["distribution.worker_index"] == "0"
+    assert {"keras.version", "keras.backend_version", "keras.devices"} <= set(tags)
     assert tags["mlflow.note.content"].startswith("Trained on 40 reviews, validated after")
     assert tags["train.backup_key"] == "k" * 20 and tags["train.initial_epoch"] == "0"
     assert "train.resumes_runs" not in tags
