@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.run, run)
         write_json(args.metrics, outcome.summary)
         write_json(args.history, outcome.history)
-        log.info("model in %s, MLflow run %s", args.model, outcome.run_id)
+        log.info("model in %s, MLflow run %s, trained on %s", args.model, outcome.run_id, backend)
 
     return run_stage("train", body)
 

@@ -43,7 +43,7 @@ def choose_backend(runtime: RuntimeParams, cwd: Path | None = None) -> str:
     backend = runtime.backend
     if backend == AUTO:
         backend = "jax" if _jax_sees_gpu(runtime, cwd) else "tensorflow"
-        log.info("train.runtime.backend=auto: %s", backend)
+        log.debug("train.runtime.backend=auto: %s", backend)
     elif backend == "jax":
         prepare_jax_environment(runtime, cwd)
     elif backend == "torch" and runtime.deterministic:
