@@ -24,8 +24,8 @@ AUTO = "auto"
 XLA_FLAGS_ENV = "XLA_FLAGS"
 XLA_DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
 # A persistent cache of compiled XLA programs: a rerun or a sweep of the same shapes loads the
-# train step instead of compiling it again (3 s of a 6 s fit on an H200). Any compile is
-# kept, not only those over JAX's default 1 s: the evaluation step's count too.
+# train step instead of compiling it again (3 s of a 6 s fit on an H200). Every program is
+# kept, not only those that took JAX's default 1 s to compile: the small ones add up too.
 JAX_CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
 JAX_CACHE_MIN_SECONDS_ENV = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"
 JAX_CACHE_DIR = Path(".dvc", "tmp", "jax-cache")  # at the checkout, beside the backups
