@@ -1,5 +1,7 @@
 """Train the pipeline's own model and fit loop on any Keras backend, under several speed knobs.
 
+(The GPU check, stages and stage-vs-bare in one call, is `benchmarks/gpu_check.sh`.)
+
 Needs only keras (+ its backend), numpy, scikit-learn, pyyaml and the prepared arrays; no
 TensorFlow, DVC or MLflow, so it runs on a machine that has JAX or PyTorch alone:
 
@@ -25,7 +27,7 @@ import yaml
 from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
 from imdb_sentiment.data.prepared import load_split
 from imdb_sentiment.files import read_json
-from imdb_sentiment.modeling.runtime import select_backend
+from imdb_sentiment.modeling.runtime import choose_backend
 
 
 def override(params: dict[str, Any], spec: str) -> dict[str, Any]:
@@ -44,13 +46,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--prepared", type=Path, required=True)
-    parser.add_argument("--backend", default=None, help="overrides train.runtime.backend")
+    parser.add_argument("--backend", default=None, help="overrides train.runtime.backend (auto)")
     parser.add_argument("--config", action="append", default=None)
     args = parser.parse_args()
     params = load_params(args.params)
     if args.backend:
         params["train"]["runtime"]["backend"] = args.backend
-    select_backend(params["train"]["runtime"]["backend"])
+    choose_backend(load_section(params, "train", TrainParams).runtime)  # auto: jax on a GPU
 
     import keras
 

@@ -11,7 +11,7 @@ from imdb_sentiment.config import load_pipeline_params
 from imdb_sentiment.entrypoint import run_stage
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.files import read_json, write_json
-from imdb_sentiment.modeling.runtime import select_backend
+from imdb_sentiment.modeling.runtime import choose_backend
 from imdb_sentiment.tracking.preflight import check_tracking_server
 from imdb_sentiment.tracking.store import connect, tracking_uri
 
@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.validation} records failed expectations; fix the data first"
             )
         # Keras (and its backend) load only once the inputs are known to be good.
-        select_backend(cfg.runtime.backend)  # params.yaml decides, before Keras is imported
+        # params.yaml decides, before Keras is imported; auto becomes jax or tensorflow.
+        backend = choose_backend(cfg.runtime)
         from imdb_sentiment.stages.train import set_up_training, train_and_log
 
         setup = set_up_training(params, args.prepared)
@@ -59,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         run = {
             "run_id": outcome.run_id,
             "tracking_uri": outcome.tracking_uri,
-            "backend": cfg.runtime.backend,
+            "backend": backend,  # evaluate scores with the backend that trained
         }
         write_json(args.run, run)
         write_json(args.metrics, outcome.summary)
         write_json(args.history, outcome.history)
-        log.info("model in %s, MLflow run %s", args.model, outcome.run_id)
+        log.info("model in %s, MLflow run %s, trained on %s", args.model, outcome.run_id, backend)
 
     return run_stage("train", body)
 

@@ -75,10 +75,8 @@ class ValidateParams:
     top_moved_tokens: int
 
     def __post_init__(self) -> None:
-        _require(
-            self.reviews_per_split_label > 0, "validate.reviews_per_split_label", "a positive int"
-        )
-        _require(self.min_chars > 0, "validate.min_chars", "a positive integer")
+        for key in ("reviews_per_split_label", "min_chars", "length_bin_width", "top_moved_tokens"):
+            _require(getattr(self, key) > 0, f"validate.{key}", "a positive integer")
         _require(
             self.max_chars > self.min_chars, "validate.max_chars", "an int > validate.min_chars"
         )
@@ -94,13 +92,11 @@ class ValidateParams:
             "validate.label_balance_tolerance",
             "a number in [0, 0.5)",
         )
-        _require(self.length_bin_width > 0, "validate.length_bin_width", "a positive integer")
         _require(
             self.length_bin_limit > 0 and self.length_bin_limit % self.length_bin_width == 0,
             "validate.length_bin_limit",
             "a positive multiple of validate.length_bin_width",
         )
-        _require(self.top_moved_tokens > 0, "validate.top_moved_tokens", "a positive integer")
 
 
 POOLINGS = ("last", "max")
@@ -155,6 +151,8 @@ class FitParams:
 
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# auto: jax when JAX sees a GPU, else tensorflow (modeling/runtime.py resolves it).
+BACKEND_CHOICES = ("auto", *BACKENDS)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # One device; every device of this host; every device of several hosts (see distribution.py).
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
@@ -168,9 +166,11 @@ class RuntimeParams:
     precision: str  # a Keras dtype policy
     jit_compile: bool | str  # "auto" lets Keras decide per backend
     steps_per_execution: int  # train steps per compiled call: fewer host round-trips
+    deterministic: bool  # the backend's deterministic kernels: repeatable GPU runs, slower
 
     def __post_init__(self) -> None:
-        _require(self.backend in BACKENDS, "train.runtime.backend", " or ".join(BACKENDS))
+        choices = " or ".join(BACKEND_CHOICES)
+        _require(self.backend in BACKEND_CHOICES, "train.runtime.backend", choices)
         _require(self.precision in PRECISIONS, "train.runtime.precision", " or ".join(PRECISIONS))
         _require(
             isinstance(self.jit_compile, bool) or self.jit_compile == "auto",
@@ -201,16 +201,14 @@ class TrainParams:
             "none on the torch backend (Keras distributes training on tensorflow and jax only)",
         )
         # Measured on an H100 (Keras 3.15, JAX 0.11): the LSTM's scan loop fails in bfloat16
-        # with "ValueError: Unknown output type bfloat16"; unrolled, it trains.
+        # with "ValueError: Unknown output type bfloat16"; unrolled, it trains. auto may be jax.
+        rt = self.runtime
+        bf16_on_jax = rt.precision == "mixed_bfloat16" and rt.backend in ("jax", "auto")
         _require(
-            not (
-                self.runtime.backend == "jax"
-                and self.runtime.precision == "mixed_bfloat16"
-                and not self.model.unroll
-            ),
+            not bf16_on_jax or self.model.unroll,
             "train.runtime.precision",
-            "float32 or mixed_float16 on the jax backend unless train.model.unroll is true "
-            "(Keras-JAX's LSTM loop fails in bfloat16)",
+            "float32 or mixed_float16 on the jax (or auto) backend unless train.model.unroll is "
+            "true (Keras-JAX's LSTM loop fails in bfloat16)",
         )
 
 

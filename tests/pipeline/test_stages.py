@@ -136,8 +136,9 @@ def test_validate_fails_on_drift_above_its_threshold_and_still_reports_it(
 
 
 def test_train_and_evaluate_track_one_complete_mlflow_run(
-    workspace: dict[str, Path], mlflow_store: str
+    workspace: dict[str, Path], mlflow_store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
     assert run_validate(workspace) == 0
     assert run_train(workspace) == 0
     assert run_evaluate(workspace) == 0
@@ -168,6 +169,16 @@ def test_train_and_evaluate_track_one_complete_mlflow_run(
     assert run.data.params["prepare.maxlen"] == "24"
     assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
     assert "data.md5.train" in run.data.tags
+    # backend: auto trains on TensorFlow without a GPU; the run and run.json say so.
+    assert run.data.params["train.runtime.backend"] == "auto"
+    assert json.loads(workspace["run"].read_text())["backend"] == "tensorflow"
+    tags = run.data.tags
+    assert tags["keras.backend"] == "tensorflow" and tags["keras.devices"].startswith("CPU (")
+    assert tags["keras.version"] and tags["keras.backend_version"] != "unknown"
+    # What the machine did while training, sampled by MLflow's system metrics monitor.
+    system = {key for key in run.data.metrics if key.startswith("system/")}
+    assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= system
+    assert "system/disk_usage_percentage" in system and "system/network_receive_megabytes" in system
     client = mlflow.MlflowClient()
     steps = [m.step for m in client.get_metric_history(run_id, "val_loss")]
     assert steps == [1, 2]

@@ -152,7 +152,7 @@ def test_missing_section_and_missing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "allowed"),
     [
-        ("backend", "cntk", "tensorflow or jax or torch"),
+        ("backend", "cntk", "auto or tensorflow or jax or torch"),
         ("precision", "float64", "float32 or mixed_float16 or mixed_bfloat16"),
         ("jit_compile", "yes", 'true, false or "auto"'),
         ("steps_per_execution", 0, "a positive integer"),
@@ -166,6 +166,18 @@ def test_runtime_values_name_the_key_and_what_is_allowed(
     with pytest.raises(ConfigError) as caught:
         load_section(params, "train", TrainParams)
     assert f"'train.runtime.{key}' must be {allowed}" in str(caught.value)
+
+
+def test_repository_picks_the_backend_by_the_hardware_and_is_not_deterministic() -> None:
+    runtime = load_section(repo_params(), "train", TrainParams).runtime
+    assert (runtime.backend, runtime.deterministic) == ("auto", False)
+
+
+def test_deterministic_must_be_a_boolean() -> None:
+    params = repo_params()
+    params["train"]["runtime"]["deterministic"] = "yes"
+    with pytest.raises(ConfigError, match=r"train\.runtime\.deterministic"):
+        load_section(params, "train", TrainParams)
 
 
 def test_runtime_accepts_booleans_for_jit_compile() -> None:
@@ -199,9 +211,10 @@ def test_distribution_names_the_key_and_what_is_allowed(
     assert load_section(params, "train", TrainParams).distribution == "none"
 
 
-def test_bfloat16_on_jax_needs_an_unrolled_lstm() -> None:
+@pytest.mark.parametrize("backend", ["jax", "auto"])  # auto trains on jax on a GPU
+def test_bfloat16_on_jax_needs_an_unrolled_lstm(backend: str) -> None:
     params = repo_params()
-    params["train"]["runtime"].update(backend="jax", precision="mixed_bfloat16")
+    params["train"]["runtime"].update(backend=backend, precision="mixed_bfloat16")
     with pytest.raises(ConfigError, match=r"'train\.runtime\.precision'.*unroll is true"):
         load_section(params, "train", TrainParams)
     params["train"]["model"]["unroll"] = True

@@ -28,7 +28,7 @@ from imdb_sentiment.modeling.distribution import (
 )
 from imdb_sentiment.modeling.fit import FitResult, TrainingDivergedError, fit_model
 from imdb_sentiment.modeling.model import build_model, compile_model
-from imdb_sentiment.modeling.runtime import apply_runtime, backend_requirements
+from imdb_sentiment.modeling.runtime import apply_runtime, backend_requirements, runtime_tags
 from imdb_sentiment.stages.train_resume import ResumePoint, find_resume_point, open_backup
 from imdb_sentiment.tracking.lineage import run_tags
 from imdb_sentiment.tracking.preflight import printable_uri
@@ -40,6 +40,7 @@ from imdb_sentiment.tracking.store import (
     log_keras_model,
     log_metrics,
     log_params,
+    system_metrics,
     tracked_run,
 )
 
@@ -120,10 +121,10 @@ def build_compiled_model(
 
 
 def training_tags(setup: TrainingSetup, resume: ResumePoint) -> dict[str, str]:
-    """The run's tags: lineage, backend, description, worker, backup and resume."""
+    """The run's tags: lineage, backend (versions, devices), description, worker, resume."""
     return {
         **run_tags(setup.data.inputs),
-        "keras.backend": keras.backend.backend(),
+        **runtime_tags(),
         _RUN_NOTE_TAG: run_description(setup.data.meta["counts"]),
         "distribution.worker_index": str(setup.replicas.worker_index),
         **resume.tags(),
@@ -223,6 +224,8 @@ def train_and_log(
     `data_reports` (validation results, drift, Data Docs: files or directories) are logged
     under `validation/`, so a run shows what was checked about the data it learned from.
 
+    Meanwhile MLflow samples the machine (CPU, memory, disk, network, GPUs) into the run.
+
     Each epoch is backed up outside DVC's outputs; a run killed midway is resumed by the next
     run with the same key (see `backup_key`), which first marks the dead run FAILED. The new
     run logs every epoch, the restored ones included, so it stands alone. The backup is
@@ -232,7 +235,10 @@ def train_and_log(
     store_id = backup_store_id(backup.directory.parent)
     with backup.lock():
         resume = find_resume_point(store, backup, store_id, setup.replicas)
-        with tracked_run(store, training_tags(setup, resume)) as run_id:
+        with (
+            tracked_run(store, training_tags(setup, resume)) as run_id,
+            system_metrics(store, run_id),
+        ):
             log_training_inputs(store, run_id, setup, data_reports or [])
             result = fit_and_log(store, run_id, setup, backup)
             save_and_log_model(store, run_id, setup, model_path)

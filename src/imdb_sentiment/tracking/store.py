@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 _MAX_PER_BATCH = 100  # MLflow refuses more params or tags than this in one log_batch
+# Seconds between samples; MLflow's 10 s would miss a 2-epoch GPU fit (about 8 s).
+SYSTEM_METRICS_INTERVAL_S = 2.0  # MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL overrides it
 
 
 class TrackingStoreError(PipelineError):
@@ -107,6 +109,24 @@ def tracked_run(store: TrackingStore, tags: Mapping[str, str]) -> Iterator[str]:
     run = store.client.create_run(store.experiment_id, tags=resolve_tags(dict(tags)))
     with _ending(store, run.info.run_id):
         yield run.info.run_id
+
+
+@contextlib.contextmanager
+def system_metrics(store: TrackingStore, run_id: str) -> Iterator[None]:
+    """`run_id`'s `system/*` metrics while the block runs: CPU, memory, disk, network, GPUs.
+
+    A thread samples the machine's counters (GPUs through nvidia-ml-py), never the training's
+    state, until the block ends, however it ends, or the run stops RUNNING.
+    """
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    interval = SYSTEM_METRICS_INTERVAL_S
+    monitor = SystemMetricsMonitor(run_id, sampling_interval=interval, tracking_uri=store.uri)
+    monitor.start()
+    try:
+        yield
+    finally:
+        monitor.finish()
 
 
 @contextlib.contextmanager
@@ -220,10 +240,11 @@ def fluent_run(store: TrackingStore, run_id: str) -> Iterator[None]:
     """`run_id` as MLflow's active run on `store`, for fluent calls that log into a run.
 
     The run ends with the block, FINISHED or FAILED, as `mlflow.start_run`'s block ends it.
+    No monitor of its own: `system_metrics` samples the run, and two would log twice.
     """
     import mlflow
 
-    with fluent_uri(store.uri), mlflow.start_run(run_id=run_id):
+    with fluent_uri(store.uri), mlflow.start_run(run_id=run_id, log_system_metrics=False):
         yield
 
 
@@ -246,12 +267,8 @@ def fail_dead_runs(
     A process killed outright (SIGKILL, the OOM killer, a lost machine) never ends its MLflow
     run. `is_dead` gets a run's lock path. Returns the runs marked, as they were found.
     """
-    running = store.client.search_runs(
-        [store.experiment_id],
-        filter_string=(
-            f"attributes.status = 'RUNNING' and tags.`{BACKUP_STORE_TAG}` = '{store_id}'"
-        ),
-    )
+    where = f"attributes.status = 'RUNNING' and tags.`{BACKUP_STORE_TAG}` = '{store_id}'"
+    running = store.client.search_runs([store.experiment_id], filter_string=where)
     dead = [run for run in running if is_dead(run.data.tags.get(BACKUP_LOCK_TAG, ""))]
     for run in dead:
         store.client.set_terminated(run.info.run_id, "FAILED")

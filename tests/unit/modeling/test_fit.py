@@ -57,7 +57,11 @@ def fit_tiny(
 
 def runtime(**changes: object) -> RuntimeParams:
     base = RuntimeParams(
-        backend="tensorflow", precision="float32", jit_compile="auto", steps_per_execution=1
+        backend="tensorflow",
+        precision="float32",
+        jit_compile="auto",
+        steps_per_execution=1,
+        deterministic=False,
     )
     return dataclasses.replace(base, **changes)
 

@@ -109,6 +109,7 @@ def test_training_tags_describe_the_data_backend_worker_and_resume(workspace: Pa
     tags = training_tags(setup, fresh)
     assert set(tags) >= {"data.md5.train", "data.md5.val", "mlflow.runName"}
     assert tags["keras.backend"] == "tensorflow" and tags["distribution.worker_index"] == "0"
+    assert {"keras.version", "keras.backend_version", "keras.devices"} <= set(tags)
     assert tags["mlflow.note.content"].startswith("Trained on 40 reviews, validated after")
     assert tags["train.backup_key"] == "k" * 20 and tags["train.initial_epoch"] == "0"
     assert "train.resumes_runs" not in tags
@@ -193,6 +194,49 @@ def test_fit_and_log_deletes_the_backup_of_a_diverged_fit(
         fit_and_log(store, run_id, setup_for(workspace, learning_rate=1e30), backup)
     assert not backup.directory.exists()
     assert store.client.get_run(run_id).info.status == "FAILED"
+
+
+BATCH_HOOKS = tuple(
+    f"on_{kind}_{end}"
+    for kind in ("batch", "train_batch", "test_batch", "predict_batch")
+    for end in ("begin", "end")
+)
+
+
+def batch_hooks_overridden(callback: keras.callbacks.Callback) -> list[str]:
+    """The batch-level hooks `callback`'s class overrides: each costs a host round trip a step."""
+    own, base = type(callback), keras.callbacks.Callback
+    return [hook for hook in BATCH_HOOKS if getattr(own, hook) is not getattr(base, hook)]
+
+
+def test_batch_hook_check_catches_a_per_step_callback() -> None:
+    # What the fit loop used before: it read every step's loss on the host.
+    assert "on_batch_end" in batch_hooks_overridden(keras.callbacks.TerminateOnNaN())
+    assert batch_hooks_overridden(keras.callbacks.Callback()) == []
+
+
+def test_no_callback_of_the_train_stages_fit_overrides_a_batch_hook(
+    workspace: Path, store: TrackingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch hook makes Keras wait for every step's logs, so the GPU cannot run ahead."""
+    setup = setup_for(workspace, early_stopping_patience=1)
+    passed: list[keras.callbacks.Callback] = []
+    keras_fit = setup.model.fit
+
+    def recording_fit(*args: object, **kwargs: object) -> object:
+        passed.extend(kwargs["callbacks"])  # type: ignore[arg-type]
+        return keras_fit(*args, **kwargs)
+
+    monkeypatch.setattr(setup.model, "fit", recording_fit)
+    with tracked_run(store, {}) as run_id:
+        fit_and_log(store, run_id, setup, TrainingBackup(workspace / "backup"))
+    names = {type(callback).__name__ for callback in passed}
+    # Every kind the stage passes is there: the timer, the NaN check, tracking, the early
+    # stopper and the backup.
+    assert names >= {"EpochTimer", "StopOnNonFiniteLoss", "EpochMetrics", "BestEpoch"}
+    assert any(isinstance(callback, TrainingBackup) for callback in passed)
+    offenders = {type(cb).__name__: hooks for cb in passed if (hooks := batch_hooks_overridden(cb))}
+    assert offenders == {}
 
 
 def test_save_and_log_model_writes_the_keras_file_and_the_runs_model(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import mlflow
@@ -26,6 +28,7 @@ from imdb_sentiment.tracking.store import (
     server_request_options,
     set_tags,
     store_errors,
+    system_metrics,
     tracked_run,
     tracking_uri,
 )
@@ -91,6 +94,30 @@ def test_tracked_run_is_marked_failed_when_the_block_raises(store: TrackingStore
     with pytest.raises(RuntimeError, match="boom"), tracked_run(store, {}) as run_id:
         raise RuntimeError("boom")
     assert store.client.get_run(run_id).info.status == "FAILED"
+
+
+def monitor_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "SystemMetricsMonitor"]
+
+
+def test_system_metrics_sample_the_machine_into_the_run_and_stop_on_failure_too(
+    store: TrackingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        tracked_run(store, {}) as run_id,
+        system_metrics(store, run_id),
+    ):
+        assert len(monitor_threads()) == 1
+        time.sleep(0.5)
+        raise RuntimeError("boom")
+    assert monitor_threads() == []  # stopped with the block, before the run was failed
+    run = store.client.get_run(run_id)
+    assert run.info.status == "FAILED"
+    samples = store.client.get_metric_history(run_id, "system/cpu_utilization_percentage")
+    assert len(samples) >= 2 and [m.step for m in samples] == list(range(len(samples)))
+    assert run.data.metrics["system/system_memory_usage_megabytes"] > 0
 
 
 def test_reopened_run_runs_again_then_ends_finished_or_failed(store: TrackingStore) -> None:
