@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from imdb_sentiment.errors import PipelineError, first_line
+from imdb_sentiment.files import remove_leftovers
+
+log = logging.getLogger(__name__)
 
 EXIT_FAILURE = 1
 # Our own code's loggers; libraries (GX, MLflow, TF) speak only when something is wrong.
@@ -54,9 +58,19 @@ def run_entrypoint(name: str, body: Callable[[], int | None], level: int = loggi
     return 0 if status is None else status
 
 
-def run_stage(name: str, main: Callable[[], None]) -> int:
-    """Run a pipeline stage's body (see run_entrypoint); our loggers speak at INFO."""
-    return run_entrypoint(name, main)
+def run_stage(name: str, main: Callable[[], None], outputs: Iterable[Path] = ()) -> int:
+    """Run a pipeline stage's body (see run_entrypoint); our loggers speak at INFO.
+
+    First, the temporary files that an earlier run of the stage, killed while writing
+    `outputs`, left beside them are deleted (see `files.remove_leftovers`).
+    """
+
+    def body() -> None:
+        for path in remove_leftovers(outputs):
+            log.info("removed %s, left by an earlier run that was killed", path)
+        main()
+
+    return run_entrypoint(name, body)
 
 
 def report_error(name: str, message: str, exit_status: int = EXIT_FAILURE) -> int:

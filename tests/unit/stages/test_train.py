@@ -19,11 +19,13 @@ from imdb_sentiment.modeling.fit import FitResult, TrainingDivergedError, fit_mo
 from imdb_sentiment.modeling.model import build_model, compile_model
 from imdb_sentiment.stages.train import (
     TrainingSetup,
+    TrainOutcome,
     build_compiled_model,
     fit_and_log,
     history_rows,
     load_training_data,
     log_training_inputs,
+    run_record,
     save_and_log_model,
     set_up_training,
     train_and_log,
@@ -261,3 +263,15 @@ def test_train_and_log_refuses_a_backup_another_process_holds(
     with backup.lock(), pytest.raises(BackupBusyError, match="same params and data"):
         train_and_log(setup, store, workspace / "model.keras", [])
     assert len(store.client.search_runs([store.experiment_id])) == runs_before
+
+
+def test_run_record_names_no_machine_path_and_no_credentials() -> None:
+    default = "sqlite:////home/someone/imdb-sentiment/mlflow.db"
+    here = TrainOutcome("r1", default, {}, [])
+    assert run_record(here, "jax", default) == {"run_id": "r1", "backend": "jax"}
+    server = TrainOutcome("r2", "https://ci:s3cret@mlflow.example.invalid/", {}, [])
+    assert run_record(server, "tensorflow", default) == {
+        "run_id": "r2",
+        "backend": "tensorflow",
+        "tracking_uri": "https://mlflow.example.invalid/",
+    }
