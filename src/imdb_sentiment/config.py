@@ -32,6 +32,19 @@ class BaseParams:
 class DownloadParams:
     url: str
     sha256: str
+    # What a server may cost (data/transfer_limits.py's TransferLimits): the file's size, the
+    # average speed over each window (a window with no byte at all is a stall), the whole
+    # transfer's time.
+    max_bytes: int
+    min_bytes_per_second: int
+    speed_window_seconds: float
+    deadline_seconds: float
+
+    def __post_init__(self) -> None:
+        _require(self.max_bytes > 0, "download.max_bytes", "a positive integer")
+        _require(self.min_bytes_per_second >= 0, "download.min_bytes_per_second", "an integer >= 0")
+        _require(self.speed_window_seconds > 0, "download.speed_window_seconds", "> 0 seconds")
+        _require(self.deadline_seconds > 0, "download.deadline_seconds", "> 0 seconds")
 
 
 @dataclasses.dataclass(frozen=True)
