@@ -11,7 +11,7 @@ from imdb_sentiment.config import EvaluateParams, load_params, load_section
 from imdb_sentiment.entrypoint import run_stage
 from imdb_sentiment.files import read_json, staged_outputs, write_json
 from imdb_sentiment.modeling.runtime import select_backend
-from imdb_sentiment.tracking.preflight import check_tracking_server
+from imdb_sentiment.tracking.preflight import check_store
 from imdb_sentiment.tracking.store import tracking_uri
 
 log = logging.getLogger("pipeline.evaluate")
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_section(load_params(args.params), "evaluate", EvaluateParams)
         run = read_json(args.run)
         uri = tracking_uri()
-        check_tracking_server(uri)  # not minutes of MLflow retries after scoring
+        check_store(uri)  # not minutes of MLflow retries after scoring
         # The backend that trained the model also scores it (a .keras file loads in any).
         select_backend(run["backend"])
         from imdb_sentiment.stages.evaluate import evaluate_and_log

@@ -12,7 +12,7 @@ from imdb_sentiment.entrypoint import run_stage
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.files import read_json, staged_outputs
 from imdb_sentiment.modeling.runtime import select_backend
-from imdb_sentiment.tracking.preflight import check_tracking_server
+from imdb_sentiment.tracking.preflight import check_store
 from imdb_sentiment.tracking.store import connect, tracking_uri
 
 log = logging.getLogger("pipeline.train")
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         uri = tracking_uri()
         # Before any data or model: MLflow's client would retry a dead server for minutes,
         # and only at the first log call, after the training it was meant to record.
-        check_tracking_server(uri)
+        check_store(uri)
         if not read_json(args.validation).get("success"):
             raise PipelineError(
                 f"{args.validation} records failed expectations; fix the data first"

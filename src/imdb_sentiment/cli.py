@@ -16,6 +16,7 @@ from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.registry.predict import PredictError, predict_reviews
 from imdb_sentiment.retrain import command as retrain
 from imdb_sentiment.tracking.names import CHAMPION_URI
+from imdb_sentiment.tracking.preflight import check_store
 from imdb_sentiment.tracking.store import tracking_uri
 
 PROG = "imdb-sentiment"
@@ -92,7 +93,10 @@ def add_experiments_arguments(parser: argparse.ArgumentParser) -> None:
 def predict(args: argparse.Namespace) -> None:
     """The `predict` command: one line per review, in input order."""
     reviews = gather_reviews(args.reviews, args.file, sys.stdin)
-    results = predict_reviews(tracking_uri(cwd=_checkout()), args.model_uri, reviews)
+    uri = tracking_uri(cwd=_checkout())
+    # A registered or logged model is in the store: reading it must not create one.
+    check_store(uri, must_exist=args.model_uri.startswith(("models:/", "runs:/")))
+    results = predict_reviews(uri, args.model_uri, reviews)
     for line in format_results(results, as_json=args.json):
         print(line)  # noqa: T201
 
@@ -108,6 +112,7 @@ def rank_experiments(args: argparse.Namespace) -> None:
         raise PipelineError("--top must be at least 1")
     params = load_params(args.params or checkout / "params.yaml")
     uri = tracking_uri(cwd=checkout)
+    check_store(uri, must_exist=True)  # ranking reads runs: it must not create a store
     ranking = write_ranking_report(uri, params, report, args.select, args.top)
     print(f"{len(ranking.ranked)} runs ranked by validation accuracy; report in {report}")  # noqa: T201
     for c in ranking.selected:

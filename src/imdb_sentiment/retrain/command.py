@@ -39,6 +39,7 @@ from imdb_sentiment.tracking.preflight import (
 )
 from imdb_sentiment.tracking.runs import flatten
 from imdb_sentiment.tracking.store import tracking_uri
+from imdb_sentiment.tracking.store_file import check_store_file
 
 COMMAND = "imdb-sentiment retrain"
 DEFAULT_REPORT = Path("reports") / "retrain.md"
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             "not inside a checkout of the project (no dvc.yaml and .dvc/ here or above); cd into it"
         )
     options = resolve_options(args, root)
+    check_store_file(options.tracking_uri)  # a damaged store: one line, before any step
     outcome = retrain(root, options, out)
     outcome.finished = datetime.datetime.now(datetime.UTC)
     text = render_report(outcome, gather_context(outcome))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from imdb_sentiment.checkout import project_root
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.tracking.names import BACKUP_LOCK_TAG, BACKUP_STORE_TAG, EXPERIMENT
+from imdb_sentiment.tracking.store_file import check_store_file
 
 if TYPE_CHECKING:
     import keras
@@ -81,6 +82,7 @@ def find_store(uri: str) -> TrackingStore | None:
 def _client(uri: str) -> MlflowClient:
     from mlflow import MlflowClient
 
+    check_store_file(uri)  # MLflow would empty a 0-byte store, or trace back on a damaged one
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -205,6 +207,7 @@ def fluent_uri(uri: str) -> Iterator[None]:
     """
     import mlflow
 
+    check_store_file(uri)
     env_before = os.environ.get(TRACKING_URI_ENV)
     mlflow.set_tracking_uri(uri)
     try:
