@@ -74,3 +74,13 @@ def _redact_params(text: str, separators: str = "&;") -> str:
         if equals and is_secret_name(name):
             pieces[i] = f"{name}={MASK}"
     return "".join(pieces)
+
+
+# A URL inside free text (a log line, a report): the scheme, then anything up to whitespace,
+# a quote or a closing bracket (Markdown links and reprs end a URL with those).
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]`]+")
+
+
+def redact_urls(text: str) -> str:
+    """`text` with every URL in it passed through `redact_url`; the rest kept as it is."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match[0]), text)

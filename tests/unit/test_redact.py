@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imdb_sentiment.redact import is_secret_name, redact_url
+from imdb_sentiment.redact import is_secret_name, redact_url, redact_urls
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,15 @@ def test_local_paths_are_left_alone(path: str) -> None:
 def test_secret_names() -> None:
     assert all(map(is_secret_name, ["TOKEN", "x-goog-signature", "client_secret", "sig"]))
     assert not any(map(is_secret_name, ["v", "sv", "mirror", "response-content-type"]))
+
+
+def test_redact_urls_masks_every_url_in_a_line_and_keeps_the_rest() -> None:
+    line = (
+        "ERROR: failed - https://u:p@host.invalid/a?token=x&v=1 "
+        "(see [log](http://me:pw@ci.invalid/run)) sqlite:////abs/mlflow.db done"
+    )
+    assert redact_urls(line) == (
+        "ERROR: failed - https://***@host.invalid/a?token=***&v=1 "
+        "(see [log](http://***@ci.invalid/run)) sqlite:////abs/mlflow.db done"
+    )
+    assert redact_urls("no URL: a:// here") == "no URL: a:// here"
