@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 from imdb_sentiment.config import load_pipeline_params
+from imdb_sentiment.data.prepared import read_meta
 from imdb_sentiment.entrypoint import run_stage
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.files import read_json, staged_outputs
+from imdb_sentiment.memory import check_training_memory
 from imdb_sentiment.modeling.runtime import select_backend
 from imdb_sentiment.tracking.preflight import check_store
 from imdb_sentiment.tracking.store import connect, tracking_uri
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             raise PipelineError(
                 f"{args.validation} records failed expectations; fix the data first"
             )
+        check_training_memory(cfg, read_meta(args.prepared))
         # Keras (and its backend) load only once the inputs are known to be good.
         select_backend(cfg.runtime.backend)  # params.yaml decides, before Keras is imported
         from imdb_sentiment.stages.train import run_record, set_up_training, train_and_log

@@ -10,10 +10,12 @@ from pathlib import Path
 
 from imdb_sentiment.errors import PipelineError, first_line
 from imdb_sentiment.files import remove_leftovers
+from imdb_sentiment.typed_mapping import shorten
 
 log = logging.getLogger(__name__)
 
 EXIT_FAILURE = 1
+MAX_ERROR_CHARS = 1000
 # Our own code's loggers; libraries (GX, MLflow, TF) speak only when something is wrong.
 _OWN_LOGGERS = ("imdb_sentiment", "pipeline")
 
@@ -74,6 +76,10 @@ def run_stage(name: str, main: Callable[[], None], outputs: Iterable[Path] = ())
 
 
 def report_error(name: str, message: str, exit_status: int = EXIT_FAILURE) -> int:
-    """Print the one-line error `<name>: error: <message>`; return `exit_status`."""
+    """Print the one-line error `<name>: error: <message>`; return `exit_status`.
+
+    A message past MAX_ERROR_CHARS is cut: whatever it quotes, it stays a line to read.
+    """
+    message = shorten(message, MAX_ERROR_CHARS)
     print(f"{name}: error: {message}", file=sys.stderr)  # noqa: T201 - the one-line error
     return exit_status

@@ -11,11 +11,11 @@ from imdb_sentiment.config import (
     PrepareParams,
     TrainParams,
     ValidateParams,
-    flatten_params,
     load_params,
     load_pipeline_params,
     load_section,
 )
+from imdb_sentiment.typed_mapping import flatten_dataclass
 from tests.conftest import REPO
 
 
@@ -225,14 +225,14 @@ def _flatten_mapping(mapping: dict, prefix: str = "") -> dict:
 def test_pipeline_params_flatten_to_the_raw_files_keys_values_and_order() -> None:
     params = load_pipeline_params(REPO / "params.yaml")
     assert isinstance(params, PipelineParams) and params.base.seed == 42
-    flat = {key: str(value) for key, value in flatten_params(params).items()}
+    flat = {key: str(value) for key, value in flatten_dataclass(params).items()}
     raw = {key: str(value) for key, value in _flatten_mapping(repo_params()).items()}
     assert list(flat.items()) == list(raw.items())  # MLflow stores params as these strings
     assert flat["train.fit.learning_rate"] == "0.001"
     assert flat["prepare.max_reviews_per_split"] == "None"
     assert flat["train.runtime.jit_compile"] == "auto"
     assert flat["train.model.bidirectional"] == "False"
-    assert flatten_params(params.train)["fit.epochs"] == 2  # any section flattens alike
+    assert flatten_dataclass(params.train)["fit.epochs"] == 2  # any section flattens alike
 
 
 def _write(tmp_path: Path, params: dict) -> Path:

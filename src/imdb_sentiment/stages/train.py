@@ -16,7 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from imdb_sentiment.config import FitParams, PipelineParams, TrainParams, flatten_params
+from imdb_sentiment.config import FitParams, PipelineParams, TrainParams
 from imdb_sentiment.data.prepared import META_FILE, VOCAB_FILE, load_split, read_meta, split_path
 from imdb_sentiment.modeling.checkpoint import TrainingBackup, backup_store_id
 from imdb_sentiment.modeling.distribution import (
@@ -41,6 +41,7 @@ from imdb_sentiment.tracking.store import (
     log_params,
     tracked_run,
 )
+from imdb_sentiment.typed_mapping import flatten_dataclass
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def log_training_inputs(
     """Params, data facts, vocabulary, validate's reports and the replicas, into the run."""
     # The run page lists params in logging order, ~15 in view: `train.*` first, not below
     # `validate`'s thresholds, or the ones that tell runs apart look missing.
-    flat = flatten_params(setup.params)
+    flat = flatten_dataclass(setup.params)
     log_params(store, run_id, {**{k: v for k, v in flat.items() if k.startswith("train.")}, **flat})
     meta = setup.data.meta
     counts = {f"data.n_{name}": count for name, count in meta["counts"].items()}

@@ -11,7 +11,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from imdb_sentiment.config import ConfigError, flatten_params
+from imdb_sentiment.config import ConfigError
 from imdb_sentiment.data.prepared import PreparedDataError, read_meta
 from imdb_sentiment.modeling.checkpoint import BackupBusyError, TrainingBackup, backup_root
 from imdb_sentiment.modeling.distribution import Replicas, start_replicas
@@ -34,6 +34,7 @@ from imdb_sentiment.stages.train import (
 )
 from imdb_sentiment.stages.train_resume import ResumePoint, open_backup
 from imdb_sentiment.tracking.store import TrackingStore, fluent_uri, tracked_run
+from imdb_sentiment.typed_mapping import flatten_dataclass
 from tests.unit.stages.training_inputs import ROWS, tiny_pipeline_params, write_prepared_folder
 
 
@@ -130,7 +131,7 @@ def test_log_training_inputs_logs_every_param_file_and_report(
     with tracked_run(store, {}) as run_id:
         log_training_inputs(store, run_id, setup, [report, docs])
     params = store.client.get_run(run_id).data.params
-    expected = {k: str(v) for k, v in flatten_params(setup.params).items()}
+    expected = {k: str(v) for k, v in flatten_dataclass(setup.params).items()}
     assert {k: v for k, v in params.items() if k in expected} == expected
     assert params["train.fit.learning_rate"] == "0.01"
     assert params["prepare.max_reviews_per_split"] == "None"
