@@ -9,9 +9,9 @@ from pathlib import Path
 
 from imdb_sentiment.config import EvaluateParams, load_params, load_section
 from imdb_sentiment.entrypoint import run_stage
-from imdb_sentiment.files import read_json, write_json
+from imdb_sentiment.files import read_json, staged_outputs, write_json
 from imdb_sentiment.modeling.runtime import select_backend
-from imdb_sentiment.tracking.preflight import check_tracking_server
+from imdb_sentiment.tracking.preflight import check_store
 from imdb_sentiment.tracking.store import tracking_uri
 
 log = logging.getLogger("pipeline.evaluate")
@@ -42,29 +42,33 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_section(load_params(args.params), "evaluate", EvaluateParams)
         run = read_json(args.run)
         uri = tracking_uri()
-        check_tracking_server(uri)  # not minutes of MLflow retries after scoring
+        check_store(uri)  # not minutes of MLflow retries after scoring
         # The backend that trained the model also scores it (a .keras file loads in any).
         select_backend(run["backend"])
         from imdb_sentiment.stages.evaluate import evaluate_and_log
 
-        scored = evaluate_and_log(
-            uri, args.model, args.test, run["run_id"], cfg, args.plots, args.vocab, args.lineage
-        )
-        evaluation = scored.evaluation
-        write_json(args.metrics, {"test": {**evaluation.metrics, **evaluation.confusion}})
-        write_json(args.plots / "roc.json", evaluation.roc)
-        write_json(args.plots / "pr.json", evaluation.pr)
-        write_json(
-            args.text_model,
-            {
-                "run_id": run["run_id"],
-                "model_uri": scored.text_model_uri,
-                "test_accuracy": evaluation.metrics["accuracy"],
-            },
-        )
+        # Every output moves in once the run holds the results: a failure or a kill before
+        # that leaves the last good ones (dvc.yaml keeps them: persist).
+        with staged_outputs() as out:
+            plots = out.directory(args.plots)
+            scored = evaluate_and_log(
+                uri, args.model, args.test, run["run_id"], cfg, plots, args.vocab, args.lineage
+            )
+            evaluation = scored.evaluation
+            out.write_json(args.metrics, {"test": {**evaluation.metrics, **evaluation.confusion}})
+            write_json(plots / "roc.json", evaluation.roc)
+            write_json(plots / "pr.json", evaluation.pr)
+            out.write_json(
+                args.text_model,
+                {
+                    "run_id": run["run_id"],
+                    "model_uri": scored.text_model_uri,
+                    "test_accuracy": evaluation.metrics["accuracy"],
+                },
+            )
         log.info("test accuracy %.4f; metrics in %s", evaluation.metrics["accuracy"], args.metrics)
 
-    return run_stage("evaluate", body)
+    return run_stage("evaluate", body, [args.metrics, args.text_model, args.plots])
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         counts = ", ".join(f"{name}={len(s.y)}" for name, s in data.splits.items())
         log.info("wrote %s to %s", counts, args.out)
 
-    return run_stage("prepare", body)
+    return run_stage("prepare", body, [args.out])
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.report, report)
         log.info("%s; report in %s", report["decision"], args.report)
 
-    return run_stage("promote", body)
+    return run_stage("promote", body, [args.report])
 
 
 if __name__ == "__main__":

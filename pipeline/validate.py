@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         validate_data(args.reviews, args.prepared, cfg, reports)
         log.info("all checks passed; reports in %s, %s", args.report, args.drift)
 
-    return run_stage("validate", body)
+    outputs = [args.report, args.docs, args.drift, args.drift_tokens]
+    return run_stage("validate", body, outputs)
 
 
 if __name__ == "__main__":

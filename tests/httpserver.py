@@ -1,7 +1,9 @@
 """A loopback HTTP server for one file, scripted to misbehave the ways real servers do.
 
 Range requests (`bytes=N-`), throttling, error statuses, dropped connections, stalls and
-cut-short bodies; it records every request so tests can assert on what the client sent.
+cut-short bodies, bodies without a Content-Length or longer than the file, and lying
+Content-Lengths; it records every request so tests can assert on what the client sent.
+It listens on 127.0.0.1 only, and every body it can send is bounded (`Script.pad_to`).
 """
 
 from __future__ import annotations
@@ -28,12 +30,17 @@ class Script:
     stall_s: float = 2.0
     cut_at: int | None = None  # bodies stop at this byte of the file, then the connection closes
     cut_responses: int | None = None  # how many bodies are cut short (None: every one)
+    cut_stalls: bool = False  # True: at `cut_at` the body stalls (held `stall_s`), then closes
     ranges: bool = True  # honour `Range: bytes=N-` with 206; False: always 200, whole file
     chunk: int = 1 << 14  # bytes per write
     delay_s: float = 0.0  # pause after each write: a slow link
     # "mislabel": send the file as is but say Content-Encoding: gzip (a common misconfiguration);
     # "negotiate": gzip it once more when the client accepts gzip.
     encoding: str | None = None
+    length: bool = True  # False: no Content-Length, the body ends when the connection closes
+    claim_length: int | None = None  # a Content-Length to announce instead of the true one
+    pad_to: int | None = None  # the body repeats the file up to this many bytes (a bomb)
+    header_delay_s: float = 0.0  # pause after each byte of the status line and headers
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         body = owner.payload[start or 0 :]
+        if script.pad_to is not None:
+            body = (body * (script.pad_to // max(len(body), 1) + 1))[: script.pad_to]
         accepts_gzip = "gzip" in (self.headers.get("Accept-Encoding") or "")
         if script.encoding == "negotiate" and accepts_gzip:
             body = gzip.compress(body)
@@ -160,16 +169,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
         if script.encoding == "mislabel" or (script.encoding == "negotiate" and accepts_gzip):
             self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
+        if script.length:
+            self.send_header("Content-Length", str(script.claim_length or len(body)))
+        if script.header_delay_s:
+            self._trickle_headers(owner, script.header_delay_s)
         self.end_headers()
         stop = len(body)
-        if owner._take_cut():
+        cut = owner._take_cut()
+        if cut:
             assert script.cut_at is not None
             stop = max(0, script.cut_at - (start or 0))
         for i in range(0, stop, script.chunk):
             self.wfile.write(body[i : min(i + script.chunk, stop)])
             self.wfile.flush()
             if script.delay_s and owner._stop.wait(script.delay_s):
+                return
+        if cut and script.cut_stalls:
+            owner._stop.wait(script.stall_s)  # headers (and maybe some bytes) sent, then silence
+
+    def _trickle_headers(self, owner: FileServer, delay_s: float) -> None:
+        """Send what is buffered of the status line and headers, a byte at a time."""
+        head = b"".join(self._headers_buffer)  # type: ignore[attr-defined]
+        self._headers_buffer = []
+        for i in range(len(head)):
+            self.wfile.write(head[i : i + 1])
+            if owner._stop.wait(delay_s):
                 return
 
     def log_message(self, format: str, *args: object) -> None:

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from imdb_sentiment.checkout import find_checkout
 from imdb_sentiment.entrypoint import run_entrypoint
@@ -16,6 +16,7 @@ from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.registry.predict import PredictError, predict_reviews
 from imdb_sentiment.retrain import command as retrain
 from imdb_sentiment.tracking.names import CHAMPION_URI
+from imdb_sentiment.tracking.preflight import check_store
 from imdb_sentiment.tracking.store import tracking_uri
 
 PROG = "imdb-sentiment"
@@ -91,8 +92,11 @@ def add_experiments_arguments(parser: argparse.ArgumentParser) -> None:
 
 def predict(args: argparse.Namespace) -> None:
     """The `predict` command: one line per review, in input order."""
-    reviews = gather_reviews(args.reviews, args.file, sys.stdin)
-    results = predict_reviews(tracking_uri(cwd=_checkout()), args.model_uri, reviews)
+    reviews = gather_reviews(args.reviews, args.file, sys.stdin.buffer)
+    uri = tracking_uri(cwd=_checkout())
+    # A registered or logged model is in the store: reading it must not create one.
+    check_store(uri, must_exist=args.model_uri.startswith(("models:/", "runs:/")))
+    results = predict_reviews(uri, args.model_uri, reviews)
     for line in format_results(results, as_json=args.json):
         print(line)  # noqa: T201
 
@@ -108,6 +112,7 @@ def rank_experiments(args: argparse.Namespace) -> None:
         raise PipelineError("--top must be at least 1")
     params = load_params(args.params or checkout / "params.yaml")
     uri = tracking_uri(cwd=checkout)
+    check_store(uri, must_exist=True)  # ranking reads runs: it must not create a store
     ranking = write_ranking_report(uri, params, report, args.select, args.top)
     print(f"{len(ranking.ranked)} runs ranked by validation accuracy; report in {report}")  # noqa: T201
     for c in ranking.selected:
@@ -116,16 +121,19 @@ def rank_experiments(args: argparse.Namespace) -> None:
         print(f"selected {c.name}: val accuracy {c.val_accuracy:.4f}, test accuracy {shown}")  # noqa: T201
 
 
-def gather_reviews(texts: list[str], path: Path | None, stdin: TextIO) -> list[str]:
-    """Reviews from the arguments and/or a file (one per line); blank ones are an error."""
+def gather_reviews(texts: list[str], path: Path | None, stdin: BinaryIO) -> list[str]:
+    """Reviews from the arguments and/or a file (one per line); blank ones are an error.
+
+    A file and standard input ('-') are read as bytes and decoded by one rule (`read_text`).
+    """
     reviews = list(texts)
     if path is not None:
         source = str(path)
         try:
-            content = stdin.read() if source == "-" else path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            data = stdin.read() if source == "-" else path.read_bytes()
+        except OSError as exc:
             raise PredictError(f"cannot read {source}: {exc}") from exc
-        for number, line in enumerate(content.splitlines(), start=1):
+        for number, line in enumerate(read_text(data, source).splitlines(), start=1):
             if not line.strip():
                 raise PredictError(f"{source}:{number}: empty line; put one review per line")
             reviews.append(line)
@@ -135,6 +143,23 @@ def gather_reviews(texts: list[str], path: Path | None, stdin: TextIO) -> list[s
         if not review.strip():
             raise PredictError(f"review {number} is empty; pass the review's text")
     return reviews
+
+
+def read_text(data: bytes, source: str) -> str:
+    """UTF-8 text (a leading byte-order mark dropped); binary data is refused in one line."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PredictError(
+            f"cannot read {source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start:,}); pass a UTF-8 text file with one review per line"
+        ) from None
+    if "\x00" in text:
+        raise PredictError(
+            f"cannot read {source}: a NUL byte at offset {text.index(chr(0)):,} (binary data?); "
+            "pass a UTF-8 text file with one review per line"
+        )
+    return text
 
 
 def format_results(results: Iterable[tuple[str, float]], as_json: bool) -> list[str]:

@@ -11,10 +11,8 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.typed_mapping import TypedMappingError, build_dataclass
+from imdb_sentiment.typed_mapping import TypedMappingError, build_dataclass, read_yaml_mapping
 
 T = TypeVar("T")
 
@@ -32,6 +30,19 @@ class BaseParams:
 class DownloadParams:
     url: str
     sha256: str
+    # What a server may cost (data/transfer_limits.py's TransferLimits): the file's size, the
+    # average speed over each window (a window with no byte at all is a stall), the whole
+    # transfer's time.
+    max_bytes: int
+    min_bytes_per_second: int
+    speed_window_seconds: float
+    deadline_seconds: float
+
+    def __post_init__(self) -> None:
+        _require(self.max_bytes > 0, "download.max_bytes", "a positive integer")
+        _require(self.min_bytes_per_second >= 0, "download.min_bytes_per_second", "an integer >= 0")
+        _require(self.speed_window_seconds > 0, "download.speed_window_seconds", "> 0 seconds")
+        _require(self.deadline_seconds > 0, "download.deadline_seconds", "> 0 seconds")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -254,14 +265,14 @@ def _require(ok: bool, key: str, allowed: str) -> None:
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """The params file's sections, read strictly (`typed_mapping.read_yaml_mapping`)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: params file not found; run from the repository root")
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
-    return data
+    try:
+        return read_yaml_mapping(path)
+    except TypedMappingError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def load_section(params: dict[str, Any], name: str, cls: type[T]) -> T:
@@ -284,15 +295,3 @@ def load_pipeline_params(path: str | Path = "params.yaml") -> PipelineParams:
         )
     loaded = {name: load_section(params, name, cls) for name, cls in sections.items()}
     return PipelineParams(**loaded)
-
-
-def flatten_params(section: Any, prefix: str = "") -> dict[str, Any]:
-    """`{"train.fit.epochs": 2, ...}`: each value of a params dataclass, in params.yaml order."""
-    flat: dict[str, Any] = {}
-    for field in dataclasses.fields(section):
-        name, value = f"{prefix}{field.name}", getattr(section, field.name)
-        if dataclasses.is_dataclass(value):
-            flat.update(flatten_params(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat

@@ -10,7 +10,9 @@ from pipeline import download, evaluate, prepare, promote, train, validate
 
 
 def run_download(params: Path, out: Path) -> int:
-    return download.main(["--params", str(params), "--out", str(out)])
+    """The stage as dvc.yaml runs it: the table at `out`, the source record beside it."""
+    source = out.with_name("source.json")
+    return download.main(["--params", str(params), "--out", str(out), "--source", str(source)])
 
 
 @pytest.fixture

@@ -66,7 +66,8 @@ CASES = [
     (
         "download",
         _set("download.mirror", "x"),
-        r"unknown key 'download\.mirror'; allowed keys: sha256, url",
+        r"unknown key 'download\.mirror'; allowed keys: deadline_seconds, max_bytes, "
+        r"min_bytes_per_second, sha256, speed_window_seconds, url",
     ),
     (
         "train",
@@ -127,7 +128,10 @@ def run(stage: str, tmp: Path, params: Path) -> int:
     out = tmp / "out"
     prepared = tmp / "prepared"
     if stage == "download":
-        return download.main(["--params", str(params), "--out", str(out / "reviews.parquet")])
+        table, source = out / "reviews.parquet", out / "source.json"
+        return download.main(
+            ["--params", str(params), "--out", str(table), "--source", str(source)]
+        )
     if stage == "prepare":
         return prepare.main(
             ["--params", str(params), "--reviews", str(tmp / "missing.parquet"), "--out", str(out)]

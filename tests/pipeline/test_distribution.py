@@ -24,9 +24,10 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import download, prepare
+from pipeline import prepare
 from tests.conftest import REPO, tiny_params
 from tests.factory import build_archive
+from tests.pipeline.stages import run_download
 
 # Reviews per split and label: 224 to train on, 76 to validate, 300 to score.
 PER_LABEL = 150
@@ -62,7 +63,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env.setenv("IMDB_URL", str(archive))
         env.setenv("IMDB_SHA256", sha)
         reviews = root / "reviews.parquet"
-        assert download.main(["--params", str(params), "--out", str(reviews)]) == 0
+        assert run_download(params, reviews) == 0
         out = root / "prepared"
         args = ["--params", str(params), "--reviews", str(reviews), "--out", str(out)]
         assert prepare.main(args) == 0

@@ -1,7 +1,9 @@
-"""The download stage on hostile inputs: one error line, a non-zero exit, and no output left."""
+"""The download stage on hostile inputs (archives and servers): one error line, a non-zero
+exit, no output left, and no credential shown."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -11,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from imdb_sentiment.data import transfer
 from imdb_sentiment.data.archive import read_reviews
@@ -27,8 +30,10 @@ from tests.factory import (
     write_members,
 )
 from tests.httpserver import FileServer, Script, Seen, closed_port
+from tests.pipeline.dvc_repo import make_repo, sh, user_env
 
 OUT = "data/raw/reviews.parquet"
+SOURCE = "data/raw/source.json"
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +54,22 @@ def use(monkeypatch: pytest.MonkeyPatch, location: str | Path, sha: str) -> None
 
 
 def run(params_file: Path, tmp_path: Path) -> int:
-    return download.main(["--params", str(params_file), "--out", str(tmp_path / OUT)])
+    return download.main(
+        [
+            "--params",
+            str(params_file),
+            "--out",
+            str(tmp_path / OUT),
+            "--source",
+            str(tmp_path / SOURCE),
+        ]
+    )
+
+
+def set_download(params_file: Path, **values: object) -> None:
+    params = yaml.safe_load(params_file.read_text())
+    params["download"].update(values)
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def assert_refused(
@@ -172,7 +192,9 @@ def test_an_unreachable_url_fails_fast(
 ) -> None:
     use(monkeypatch, f"http://127.0.0.1:{closed_port()}/aclImdb_v1.tar.gz", "0" * 64)
     code = run(params_file, tmp_path)
-    assert_refused(code, capsys, tmp_path, "cannot reach", "Connection refused", "2 tries")
+    assert_refused(
+        code, capsys, tmp_path, "cannot reach", "Connection refused", "2 tries", "IMDB_SHA256"
+    )
 
 
 def test_gzip_data_corrupt_midway(
@@ -276,7 +298,7 @@ def test_a_killed_download_leaves_no_output_and_the_rerun_resumes(
         "IMDB_CACHE_DIR": str(sandbox),
     }
     # What dvc.yaml runs, from a folder holding params.yaml.
-    cmd = [sys.executable, "-m", "pipeline.download", "--out", OUT]
+    cmd = [sys.executable, "-m", "pipeline.download", "--out", OUT, "--source", SOURCE]
     assert params_file.parent == tmp_path
     part = sandbox / f"{sha}.tar.gz.part"
     slow = Script(chunk=16 << 10, delay_s=0.05)  # about 2.5 s for the whole file
@@ -307,3 +329,183 @@ def test_a_killed_download_leaves_no_output_and_the_rerun_resumes(
     write_reviews(read_reviews(archive), expected)
     assert (tmp_path / OUT).read_bytes() == expected.read_bytes()
     assert [p.name for p in sandbox.iterdir()] == [f"{sha}.tar.gz"]
+
+
+# Servers that would fill the disk or hang the run, and credentials in IMDB_URL.
+
+
+def test_a_body_past_max_bytes_is_stopped_and_deleted(
+    archive: tuple[Path, str],
+    params_file: Path,
+    tmp_path: Path,
+    sandbox: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    set_download(params_file, max_bytes=64 << 10)
+    with FileServer(archive[0].read_bytes(), Script(length=False, pad_to=3 << 20)) as server:
+        use(monkeypatch, server.url, archive[1])
+        code = run(params_file, tmp_path)
+    phrases = ("sent more, over download.max_bytes (65,536)", "raise download.max_bytes")
+    assert_refused(code, capsys, tmp_path, *phrases)
+    assert list(sandbox.iterdir()) == []
+
+
+def test_a_stalled_server_is_called_stalled_within_the_window(
+    archive: tuple[Path, str],
+    params_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    set_download(params_file, speed_window_seconds=0.3)
+    start = time.monotonic()
+    with FileServer(archive[0].read_bytes(), Script(cut_at=0, cut_stalls=True)) as server:
+        use(monkeypatch, server.url, archive[1])
+        code = run(params_file, tmp_path)
+    line = assert_refused(
+        code, capsys, tmp_path, "stalled: no data for 0.3 s", "download.speed_window_seconds"
+    )
+    assert "closed early" not in line
+    assert time.monotonic() - start < 3 * 0.3 + 1.5  # 3 tries (the sandbox's RETRY)
+
+
+def test_a_slow_server_fails_within_the_window_naming_the_param(
+    archive: tuple[Path, str],
+    params_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    set_download(params_file, speed_window_seconds=0.5, min_bytes_per_second=10_000)
+    start = time.monotonic()
+    with FileServer(archive[0].read_bytes(), Script(chunk=10, delay_s=0.05)) as server:
+        use(monkeypatch, server.url, archive[1])
+        code = run(params_file, tmp_path)
+    assert_refused(code, capsys, tmp_path, "too slow", "lower download.min_bytes_per_second")
+    assert time.monotonic() - start < 2.0
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("max_bytes", 0, "a positive integer"),
+        ("min_bytes_per_second", -1, "an integer >= 0"),
+        ("speed_window_seconds", 0, "> 0 seconds"),
+        ("deadline_seconds", "1h", "float"),
+    ],
+)
+def test_bad_limits_are_refused_at_start_up(
+    key: str,
+    value: object,
+    allowed: str,
+    params_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    set_download(params_file, **{key: value})
+    assert run(params_file, tmp_path) == 1
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"download: error: params.yaml: 'download.{key}' ") and allowed in line
+    assert not (tmp_path / "data").exists()
+
+
+SECRETS = ("pa55word", "t0ken", "s1gnature")
+
+
+def secret_url(server: FileServer, suffix: str = "") -> str:
+    url = server.url.replace("http://", "http://alice:pa55word@") + suffix
+    return f"{url}?token=t0ken&X-Amz-Signature=s1gnature"
+
+
+def shown_url(server: FileServer, suffix: str = "") -> str:
+    url = server.url.replace("http://", "http://***@") + suffix
+    return f"{url}?token=***&X-Amz-Signature=***"
+
+
+def test_the_source_used_is_recorded_without_its_credentials(
+    archive: tuple[Path, str],
+    params_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path, sha = archive
+    payload = path.read_bytes()
+    script = Script(fail_first=1, cut_at=len(payload) // 2, cut_responses=1, chunk=256)
+    with FileServer(payload, script) as server:
+        use(monkeypatch, secret_url(server), sha)
+        assert run(params_file, tmp_path) == 0
+    record = json.loads((tmp_path / SOURCE).read_text())
+    assert record == {"url": shown_url(server), "sha256": sha}  # IMDB_*, not params.yaml
+    err = capsys.readouterr().err
+    assert "try 2 of 3" in err and "resuming" in err and shown_url(server) in err
+    assert not any(secret in err for secret in SECRETS)
+    assert server.requests[0].authorization == "Basic YWxpY2U6cGE1NXdvcmQ="
+
+
+def test_without_overrides_the_params_source_is_recorded(
+    archive: tuple[Path, str], params_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IMDB_URL")
+    monkeypatch.delenv("IMDB_SHA256", raising=False)
+    set_download(params_file, url=str(archive[0]), sha256=archive[1].upper())
+    assert run(params_file, tmp_path) == 0
+    record = json.loads((tmp_path / SOURCE).read_text())
+    assert record == {"url": str(archive[0]), "sha256": archive[1]}
+
+
+@pytest.mark.parametrize(
+    ("script", "suffix", "limits", "phrase"),
+    [
+        (Script(), "", {}, "sha256 mismatch"),
+        (Script(), ".missing", {}, "HTTP 404"),
+        (Script(cut_at=100), "", {}, "truncated at"),
+        (Script(cut_at=0, cut_stalls=True), "", {"speed_window_seconds": 0.3}, "stalled"),
+        (Script(length=False, pad_to=1 << 20), "", {"max_bytes": 10_000}, "max_bytes"),
+    ],
+)
+def test_credentials_never_reach_an_error_line(
+    script: Script,
+    suffix: str,
+    limits: dict[str, object],
+    phrase: str,
+    archive: tuple[Path, str],
+    params_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    set_download(params_file, **limits)
+    sha = "0" * 64 if phrase == "sha256 mismatch" else archive[1]
+    with FileServer(archive[0].read_bytes(), script) as server:
+        use(monkeypatch, secret_url(server, suffix), sha)
+        code = run(params_file, tmp_path)
+        line = assert_refused(code, capsys, tmp_path, phrase, shown_url(server, suffix))
+    assert not any(secret in line for secret in SECRETS)
+
+
+@pytest.mark.slow
+def test_dvc_shows_no_credentials_and_records_the_source(
+    archives: dict[str, tuple[Path, str]], tmp_path: Path
+) -> None:
+    """`dvc repro` as a user runs it, the mirror behind a password: DVC's output included."""
+    path, sha = archives["labeled"]
+    env = {**user_env((path, sha)), "IMDB_CACHE_DIR": str(tmp_path / "cache")}
+    root = make_repo(tmp_path / "repo", env)
+    with FileServer(path.read_bytes(), Script(fail_first=1)) as server:
+        env["IMDB_URL"] = secret_url(server, ".missing")
+        failed = subprocess.run(
+            ["dvc", "repro", "download"], cwd=root, env=env, capture_output=True, text=True
+        )
+        env["IMDB_URL"] = secret_url(server)
+        output = sh(["dvc", "repro", "download"], root, env)
+        status = sh(["dvc", "status", "download"], root, env)
+    assert failed.returncode != 0 and "HTTP 404" in failed.stderr
+    for text in (failed.stdout + failed.stderr, output):
+        assert not any(secret in text for secret in SECRETS), text
+    assert shown_url(server) in output
+    assert json.loads((root / SOURCE).read_text()) == {"url": shown_url(server), "sha256": sha}
+    assert "up to date" in status
+    assert not any(secret in (root / "dvc.lock").read_text() for secret in SECRETS)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,9 +100,12 @@ def test_predict_without_a_champion_says_how_to_get_one(tmp_path: Path) -> None:
     result = predict(tmp_path, "a review")
     assert result.returncode == 1
     err = result.stderr.strip().splitlines()
-    assert err[-1].startswith("imdb-sentiment: error: cannot load models:/imdb-sentiment@champion")
-    assert "dvc repro" in err[-1]
-    assert not result.stdout
+    assert err == [
+        f"imdb-sentiment: error: no MLflow store at {tmp_path.resolve() / 'mlflow.db'} (no runs "
+        "or models yet); run this in the project's checkout after `dvc repro`, or set "
+        "MLFLOW_TRACKING_URI to the store to use"
+    ]
+    assert not result.stdout and not (tmp_path / "mlflow.db").exists()
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +181,34 @@ def test_server_scores_a_batch_of_1000_reviews(server: str) -> None:
     assert status == 200, body
     labels = [row["label"] for row in body["predictions"]]
     assert labels == ["positive" if i % 2 else "negative" for i in range(1000)]
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """A raw POST to /invocations: only `headers` are sent (no default Content-Type)."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    try:
+        connection.putrequest("POST", "/invocations")
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.slow
+def test_the_scoring_servers_own_limits_as_docs_serving_states(server: str) -> None:
+    """What MLflow's server does with hostile bodies (docs/serving.md: put a proxy in front)."""
+    json_type = {"Content-Type": "application/json"}
+    body = json.dumps({"inputs": [POSITIVE_REVIEW]}).encode()
+    no_type = post(server, body, {})
+    csv = post(server, body, {"Content-Type": "text/csv"})
+    nested = post(server, b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", json_type)
+    junk = b"not json " + b"x" * 1_000_000
+    echoed = post(server, junk, json_type)
+    assert no_type == (500, b"Internal Server Error")
+    assert csv[0] == 400 and b'"stack_trace": "Traceback' in csv[1]  # internals shown
+    assert nested == (500, b"Internal Server Error")
+    assert echoed[0] == 400 and len(echoed[1]) > len(junk)  # the whole body, echoed

@@ -17,13 +17,13 @@ from imdb_sentiment.registry.predict import PredictError
 def test_reviews_come_from_arguments_then_the_file_in_order(tmp_path: Path) -> None:
     path = tmp_path / "reviews.txt"
     path.write_text("Loved it.\nHated it.\n", encoding="utf-8")
-    reviews = gather_reviews(["From the shell."], path, io.StringIO())
+    reviews = gather_reviews(["From the shell."], path, io.BytesIO())
     assert reviews == ["From the shell.", "Loved it.", "Hated it."]
 
 
 def test_dash_reads_standard_input() -> None:
-    stdin = io.StringIO("one review\nanother review\n")
-    assert gather_reviews([], Path("-"), stdin) == ["one review", "another review"]
+    stdin = io.BytesIO("one review\nanother réview\n".encode())
+    assert gather_reviews([], Path("-"), stdin) == ["one review", "another réview"]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,36 @@ def test_missing_or_blank_reviews_are_refused(
 ) -> None:
     path = Path("-") if content is not None else None
     with pytest.raises(PredictError, match=message):
-        gather_reviews(texts, path, io.StringIO(content or ""))
+        gather_reviews(texts, path, io.BytesIO((content or "").encode()))
+
+
+BINARY = b"\x89PNG\r\n\x1a\n\x00\x00"
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (BINARY, "not UTF-8 text (byte 0x89 at offset 0)"),
+        (b"fine review\nbad \xff byte\n", "not UTF-8 text (byte 0xff at offset 16)"),
+        (b"looks like text\x00\x01\n", "a NUL byte at offset 15 (binary data?)"),
+    ],
+)
+def test_a_file_and_stdin_share_one_decoding_rule(
+    data: bytes, problem: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "reviews.txt"
+    path.write_bytes(data)
+    fix = "; pass a UTF-8 text file with one review per line"
+    for source, stdin in ((path, io.BytesIO()), (Path("-"), io.BytesIO(data))):
+        with pytest.raises(PredictError) as caught:
+            gather_reviews([], source, stdin)
+        assert str(caught.value) == f"cannot read {source}: {problem}{fix}"
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_review(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.txt"
+    path.write_bytes("\ufeffFirst.\nSecond.\n".encode())
+    assert gather_reviews([], path, io.BytesIO()) == ["First.", "Second."]
 
 
 def test_unreadable_file_is_one_line_error(

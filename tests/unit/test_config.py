@@ -11,16 +11,17 @@ from imdb_sentiment.config import (
     PrepareParams,
     TrainParams,
     ValidateParams,
-    flatten_params,
     load_params,
     load_pipeline_params,
     load_section,
 )
-from tests.conftest import REPO
+from imdb_sentiment.typed_mapping import flatten_dataclass
+from tests.conftest import committed_params, committed_params_file
 
 
 def repo_params() -> dict:
-    return load_params(REPO / "params.yaml")
+    """The committed params.yaml: a `dvc exp run -S` in the working copy must not fail these."""
+    return committed_params()
 
 
 def test_repository_params_reproduce_the_keras_example_model() -> None:
@@ -235,17 +236,17 @@ def _flatten_mapping(mapping: dict, prefix: str = "") -> dict:
     return flat
 
 
-def test_pipeline_params_flatten_to_the_raw_files_keys_values_and_order() -> None:
-    params = load_pipeline_params(REPO / "params.yaml")
+def test_pipeline_params_flatten_to_the_raw_files_keys_values_and_order(tmp_path: Path) -> None:
+    params = load_pipeline_params(committed_params_file(tmp_path))
     assert isinstance(params, PipelineParams) and params.base.seed == 42
-    flat = {key: str(value) for key, value in flatten_params(params).items()}
+    flat = {key: str(value) for key, value in flatten_dataclass(params).items()}
     raw = {key: str(value) for key, value in _flatten_mapping(repo_params()).items()}
     assert list(flat.items()) == list(raw.items())  # MLflow stores params as these strings
     assert flat["train.fit.learning_rate"] == "0.001"
     assert flat["prepare.max_reviews_per_split"] == "None"
     assert flat["train.runtime.jit_compile"] == "auto"
     assert flat["train.model.bidirectional"] == "False"
-    assert flatten_params(params.train)["fit.epochs"] == 2  # any section flattens alike
+    assert flatten_dataclass(params.train)["fit.epochs"] == 2  # any section flattens alike
 
 
 def _write(tmp_path: Path, params: dict) -> Path:

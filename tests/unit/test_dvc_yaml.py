@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, committed_params
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
@@ -62,7 +62,7 @@ def test_stage_lists_every_library_module_it_imports(stage: str) -> None:
 
 
 def test_stages_depend_on_existing_params_sections() -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = committed_params()
     for stage, spec in STAGES.items():
         assert stage in spec["params"], f"{stage} does not depend on its own section"
         assert set(spec["params"]) <= set(params), stage

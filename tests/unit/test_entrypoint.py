@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,3 +79,17 @@ def test_the_body_sets_the_status_and_a_bug_is_not_hidden() -> None:
 
     with pytest.raises(KeyError):
         run_stage("x", bug)
+
+
+def test_a_stage_first_removes_what_a_killed_run_left_beside_its_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "models" / "model.keras"
+    model.parent.mkdir()
+    model.write_text("last good model")
+    leftover = model.parent / ".model.keras.k1ll.tmp.keras"
+    leftover.write_text("half a model")
+    seen: list[list[str]] = []
+    assert run_stage("train", lambda: seen.append(sorted(os.listdir(model.parent))), [model]) == 0
+    assert seen == [["model.keras"]]
+    assert f"removed {leftover}, left by an earlier run that was killed" in capsys.readouterr().err

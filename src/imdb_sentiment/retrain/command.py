@@ -39,6 +39,8 @@ from imdb_sentiment.tracking.preflight import (
 )
 from imdb_sentiment.tracking.runs import flatten
 from imdb_sentiment.tracking.store import tracking_uri
+from imdb_sentiment.tracking.store_file import check_store_file
+from imdb_sentiment.typed_mapping import quote, shorten
 
 COMMAND = "imdb-sentiment retrain"
 DEFAULT_REPORT = Path("reports") / "retrain.md"
@@ -85,6 +87,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             "not inside a checkout of the project (no dvc.yaml and .dvc/ here or above); cd into it"
         )
     options = resolve_options(args, root)
+    check_store_file(options.tracking_uri)  # a damaged store: one line, before any step
     outcome = retrain(root, options, out)
     outcome.finished = datetime.datetime.now(datetime.UTC)
     text = render_report(outcome, gather_context(outcome))
@@ -120,16 +123,18 @@ def check_overrides(overrides: list[str], params: Mapping[str, Any]) -> list[str
         match = _OVERRIDE.fullmatch(override)
         if match is None:
             raise UsageError(
-                f"-S {override!r}: expected KEY=VALUE with a dotted params.yaml key, "
+                f"-S {quote(override)}: expected KEY=VALUE with a dotted params.yaml key, "
                 "e.g. -S train.fit.epochs=3"
             )
         key, value = match["key"], match["value"]
         if key not in leaves:
             close = difflib.get_close_matches(key, leaves, n=1)
             hint = f"did you mean {close[0]}?" if close else "see params.yaml for the keys"
-            raise UsageError(f"-S {override}: params.yaml has no value {key}; {hint}")
+            raise UsageError(
+                f"-S {shorten(override)}: params.yaml has no value {shorten(key)}; {hint}"
+            )
         if not value.strip():
-            raise UsageError(f"-S {override}: no value given; write null for none")
+            raise UsageError(f"-S {shorten(override)}: no value given; write null for none")
     return list(overrides)
 
 
@@ -256,13 +261,12 @@ def _rev_exists(rev: str, root: Path) -> bool:
 
 
 def _read_params(path: Path) -> Mapping[str, Any]:
-    import yaml
+    from imdb_sentiment.typed_mapping import TypedMappingError, read_yaml_mapping
 
     try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        return read_yaml_mapping(path)
+    except (OSError, TypedMappingError) as exc:
         raise UsageError(f"cannot read {path}: {first_line(exc)}; fix it first") from exc
-    return params if isinstance(params, Mapping) else {}
 
 
 def _write_report(path: Path, text: str) -> None:

@@ -37,7 +37,7 @@ def gather_context(outcome: Outcome) -> Context:
         metrics=dvc_diff("metrics", base, root) if succeeded else stale,
         params=dvc_diff("params", base, root),
         promotion=promotion,
-        mlflow=mlflow_links(root, promotion) if succeeded else [],
+        mlflow=mlflow_links(root, promotion, outcome.options.tracking_uri) if succeeded else [],
     )
 
 
@@ -57,13 +57,16 @@ def trigger_lines(env: Mapping[str, str]) -> list[str]:
     return lines
 
 
-def mlflow_links(root: Path, promotion: dict[str, Any] | None) -> list[str]:
-    """Markdown lines pointing at the run and the model version in MLflow."""
+def mlflow_links(root: Path, promotion: dict[str, Any] | None, uri: str) -> list[str]:
+    """Markdown lines pointing at the run and the model version in MLflow.
+
+    `uri` is the store the retrain's stages logged to, resolved once at its start (the
+    stages inherit the same environment); models/run.json names only the run.
+    """
     run = _read_json(root / "models" / "run.json")
     if not run:
         return ["no models/run.json: no run to link to"]
-    # The store the run went to, as the train stage recorded it: not looked up again here.
-    uri, run_id = run.get("tracking_uri", ""), run.get("run_id", "")
+    run_id = run.get("run_id", "")
     try:
         experiment_id = _experiment_of(uri, run_id)
     except Exception as exc:  # links are a convenience: the report goes out without them
@@ -77,9 +80,10 @@ def mlflow_links(root: Path, promotion: dict[str, Any] | None) -> list[str]:
                 f"model version: [{REGISTERED_MODEL} v{version}]({model_url(ui, version)})"
             )
         return lines
+    shown = printable_uri(uri)
     lines = [
-        f"run `{run_id}` in `{uri}`; to browse it: `mlflow ui --backend-store-uri {uri}`, then "
-        f"{LOCAL_UI}/#/experiments/{experiment_id}/runs/{run_id}"
+        f"run `{run_id}` in `{shown}`; to browse it: `mlflow ui --backend-store-uri {shown}`, "
+        f"then {LOCAL_UI}/#/experiments/{experiment_id}/runs/{run_id}"
     ]
     if version:
         lines.append(

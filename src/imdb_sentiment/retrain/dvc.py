@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from imdb_sentiment.redact import redact_urls
 from imdb_sentiment.retrain.outcome import Step
 
 TAIL_LINES = 40  # of a failed step's output, in the report
@@ -96,7 +97,7 @@ def stream(
         return 127, [f"cannot run {command[0]}: {exc}"]
     assert proc.stdout is not None
     with proc:
-        for line in proc.stdout:
+        for line in map(redact_urls, proc.stdout):  # the CI log is public too
             out.write(line)
             out.flush()
             tail.append(line.rstrip("\n"))

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from imdb_sentiment.redact import redact_urls
 from imdb_sentiment.retrain.outcome import (
     EXIT_PIPELINE_FAILED,
     EXIT_PUSH_FAILED,
@@ -20,7 +21,7 @@ from imdb_sentiment.retrain.outcome import (
 
 
 def render_report(outcome: Outcome, context: Context) -> str:
-    """The whole report, Markdown."""
+    """The whole report, Markdown; every URL in it redacted (CI publishes the report)."""
     lines = [f"# Retrain: {headline(outcome, context.promotion)}", ""]
     lines += _about(outcome, context)
     lines += _steps_table(outcome.steps)
@@ -39,7 +40,8 @@ def render_report(outcome: Outcome, context: Context) -> str:
     lines += _diff_section(f"Params vs `{base}`", context.params, metrics=False)
     lines += ["## MLflow", ""]
     lines += [f"- {line}" for line in context.mlflow] or ["- no run: the pipeline failed"]
-    return "\n".join(lines).rstrip() + "\n"
+    # DVC's output (an IMDB_URL, a remote's URL) and params diffs may carry credentials.
+    return redact_urls("\n".join(lines).rstrip() + "\n")
 
 
 def headline(outcome: Outcome, promotion: dict[str, Any] | None) -> str:

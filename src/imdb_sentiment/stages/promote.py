@@ -15,7 +15,7 @@ from imdb_sentiment.config import PromoteParams
 from imdb_sentiment.data.prepared import load_encoded_splits
 from imdb_sentiment.data.reviews_table import load_reviews
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.tracking.preflight import check_tracking_server
+from imdb_sentiment.tracking.preflight import check_store
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def promote_or_skip(
     if in_temporary_copy():
         log.info("experiment run in a temporary copy: not promoting")
         return skipped_report(text_model["run_id"])
-    check_tracking_server(uri)  # a dead server fails now, not after retries
+    check_store(uri)  # a dead server fails now, not after retries
     # MLflow and Keras load only once the inputs are known to be good.
     from imdb_sentiment.registry.gate import Challenger, run_gate
     from imdb_sentiment.tracking.store import connect

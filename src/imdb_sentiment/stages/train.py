@@ -16,9 +16,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from imdb_sentiment.config import FitParams, PipelineParams, TrainParams, flatten_params
+from imdb_sentiment.config import FitParams, PipelineParams, TrainParams
 from imdb_sentiment.data.prepared import META_FILE, VOCAB_FILE, load_split, read_meta, split_path
-from imdb_sentiment.files import atomic_path
 from imdb_sentiment.modeling.checkpoint import TrainingBackup, backup_store_id
 from imdb_sentiment.modeling.distribution import (
     Replicas,
@@ -43,6 +42,7 @@ from imdb_sentiment.tracking.store import (
     system_metrics,
     tracked_run,
 )
+from imdb_sentiment.typed_mapping import flatten_dataclass
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def log_training_inputs(
     """Params, data facts, vocabulary, validate's reports and the replicas, into the run."""
     # The run page lists params in logging order, ~15 in view: `train.*` first, not below
     # `validate`'s thresholds, or the ones that tell runs apart look missing.
-    flat = flatten_params(setup.params)
+    flat = flatten_dataclass(setup.params)
     log_params(store, run_id, {**{k: v for k, v in flat.items() if k.startswith("train.")}, **flat})
     meta = setup.data.meta
     counts = {f"data.n_{name}": count for name, count in meta["counts"].items()}
@@ -187,9 +187,12 @@ def fit_and_log(
 def save_and_log_model(
     store: TrackingStore, run_id: str, setup: TrainingSetup, model_path: Path
 ) -> str:
-    """The .keras file for DVC, then the same model into the run (which ends it); its URI."""
-    with atomic_path(model_path) as tmp:
-        setup.model.save(tmp)
+    """The .keras file for DVC, then the same model into the run (which ends it); its URI.
+
+    `model_path` is written in place: the train stage passes a staged temporary path.
+    """
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    setup.model.save(model_path)
     sample = setup.data.val[0][:8]
     return log_keras_model(store, run_id, setup.model, sample, backend_requirements())
 
@@ -211,6 +214,18 @@ def train_summary(result: FitResult) -> dict[str, float]:
 def history_rows(result: FitResult) -> list[dict[str, float]]:
     """DVC's plot data: one row per epoch, numbered from 1, restored epochs included."""
     return [{"epoch": i + 1, **row} for i, row in enumerate(result.history)]
+
+
+def run_record(outcome: TrainOutcome, backend: str, default_uri: str) -> dict[str, str]:
+    """models/run.json, a committed file: the run, the backend, and the store if not default.
+
+    The checkout's own store (`default_uri`) goes unrecorded: its absolute path differs on
+    every machine. Another store is recorded without credentials.
+    """
+    record = {"run_id": outcome.run_id, "backend": backend}
+    if outcome.tracking_uri != default_uri:
+        record["tracking_uri"] = printable_uri(outcome.tracking_uri)
+    return record
 
 
 def train_and_log(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.parse
 
 from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.tracking.store_file import check_store_file
 
 
 class TrackingServerError(PipelineError):
@@ -21,6 +22,17 @@ PREFLIGHT_TIMEOUT_S = 10.0
 _UNREACHABLE_FIX = (
     "start the server, or fix MLFLOW_TRACKING_URI (unset it to use the checkout's mlflow.db)"
 )
+
+
+def check_store(uri: str, must_exist: bool = False) -> None:
+    """An entry point's start-up check of the store at `uri`: a server that answers as
+    MLflow (`check_tracking_server`), or a sound sqlite file (`check_store_file`; one that
+    `must_exist` for a command that only reads).
+    """
+    if is_tracking_server(uri):
+        check_tracking_server(uri)
+    else:
+        check_store_file(uri, must_exist)
 
 
 def is_tracking_server(uri: str) -> bool:

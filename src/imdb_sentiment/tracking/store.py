@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from imdb_sentiment.checkout import project_root
 from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.redact import redact_urls
 from imdb_sentiment.tracking.names import BACKUP_LOCK_TAG, BACKUP_STORE_TAG, EXPERIMENT
+from imdb_sentiment.tracking.store_file import check_store_file
 
 if TYPE_CHECKING:
     import keras
@@ -83,6 +85,7 @@ def find_store(uri: str) -> TrackingStore | None:
 def _client(uri: str) -> MlflowClient:
     from mlflow import MlflowClient
 
+    check_store_file(uri)  # MLflow would empty a 0-byte store, or trace back on a damaged one
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -106,7 +109,8 @@ def tracked_run(store: TrackingStore, tags: Mapping[str, str]) -> Iterator[str]:
     """
     from mlflow.tracking.context.registry import resolve_tags
 
-    run = store.client.create_run(store.experiment_id, tags=resolve_tags(dict(tags)))
+    resolved = {key: redact_urls(str(value)) for key, value in resolve_tags(dict(tags)).items()}
+    run = store.client.create_run(store.experiment_id, tags=resolved)
     with _ending(store, run.info.run_id):
         yield run.info.run_id
 
@@ -148,10 +152,14 @@ def _ending(store: TrackingStore, run_id: str) -> Iterator[None]:
 
 
 def log_params(store: TrackingStore, run_id: str, params: Mapping[str, Any]) -> None:
-    """Each value as str(value), in the mapping's order (the run page lists them so)."""
+    """Each value as str(value), in the mapping's order (the run page lists them so).
+
+    A URL in a value is redacted (`redact_urls`): a store is often more widely read than
+    the machine that trained.
+    """
     from mlflow.entities import Param
 
-    entries = [Param(key, str(value)) for key, value in params.items()]
+    entries = [Param(key, redact_urls(str(value))) for key, value in params.items()]
     for start in range(0, len(entries), _MAX_PER_BATCH):
         store.client.log_batch(run_id, params=entries[start : start + _MAX_PER_BATCH])
 
@@ -171,7 +179,7 @@ def log_metrics(
 def set_tags(store: TrackingStore, run_id: str, tags: Mapping[str, str]) -> None:
     from mlflow.entities import RunTag
 
-    entries = [RunTag(key, str(value)) for key, value in tags.items()]
+    entries = [RunTag(key, redact_urls(str(value))) for key, value in tags.items()]
     for start in range(0, len(entries), _MAX_PER_BATCH):
         store.client.log_batch(run_id, tags=entries[start : start + _MAX_PER_BATCH])
 
@@ -225,6 +233,7 @@ def fluent_uri(uri: str) -> Iterator[None]:
     """
     import mlflow
 
+    check_store_file(uri)
     env_before = os.environ.get(TRACKING_URI_ENV)
     mlflow.set_tracking_uri(uri)
     try:

@@ -10,14 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from imdb_sentiment.cli import main
 from imdb_sentiment.retrain.command import check_overrides, check_report_path, resolve_base
 from imdb_sentiment.retrain.outcome import UsageError
-from tests.conftest import REPO
+from tests.conftest import REPO, committed_params
 
-PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+PARAMS = committed_params()
 
 
 def test_overrides_of_existing_values_pass() -> None:

@@ -26,13 +26,13 @@ def test_trigger_names_the_github_run_or_says_local() -> None:
 
 
 def test_no_run_file_means_no_links(tmp_path: Path) -> None:
-    assert mlflow_links(tmp_path, None) == ["no models/run.json: no run to link to"]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert mlflow_links(tmp_path, None, uri) == ["no models/run.json: no run to link to"]
 
 
 def test_an_unreachable_store_still_names_the_run(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{closed_port()}"
     (tmp_path / "models").mkdir()
-    run = {"tracking_uri": dead, "run_id": "r1"}
-    (tmp_path / "models" / "run.json").write_text(json.dumps(run))
-    (line,) = mlflow_links(tmp_path, None)
+    (tmp_path / "models" / "run.json").write_text(json.dumps({"run_id": "r1"}))
+    (line,) = mlflow_links(tmp_path, None, dead)
     assert line.startswith(f"run `r1` in `{dead}` (cannot look it up: ")

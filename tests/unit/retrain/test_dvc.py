@@ -35,6 +35,14 @@ def test_stream_copies_every_line_and_keeps_the_tail(tmp_path: Path) -> None:
     assert len(seen) == 101
 
 
+def test_stream_redacts_credentials_in_what_it_shows_and_keeps(tmp_path: Path) -> None:
+    script = "print('fetching https://user:pa55@host.invalid/a.tgz?token=t0k&v=1')"
+    out = io.StringIO()
+    _, tail = stream([sys.executable, "-c", script], tmp_path, out)
+    shown = "fetching https://***@host.invalid/a.tgz?token=***&v=1"
+    assert out.getvalue() == shown + "\n" and tail == [shown]
+
+
 def test_stream_reports_a_missing_program(tmp_path: Path) -> None:
     returncode, tail = stream(["no-such-program-here"], tmp_path, io.StringIO())
     assert returncode != 0 and "cannot run no-such-program-here" in tail[0]

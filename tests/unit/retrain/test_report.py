@@ -91,3 +91,14 @@ def test_report_of_a_failed_push_lists_what_the_remote_lacks() -> None:
     assert text.splitlines()[0] == "# Retrain: v3 promoted to champion; push failed"
     assert "## Not pushed" in text
     assert "- `models/model.keras` (new)" in text and "- `data/raw/reviews.parquet` (new)" in text
+
+
+def test_credentials_in_dvc_output_and_params_never_reach_the_report() -> None:
+    secret = "https://ci:s3cret@mirror.example.invalid/imdb.tar.gz?X-Amz-Signature=abc"
+    tail = [f"download: error: cannot fetch {secret}", f"ERROR: remote 's3' ('{secret}')"]
+    steps = [Step("pipeline", "dvc repro", "failed", tail=tail)]
+    params = {"params.yaml": {"download.url": {"old": secret, "new": "https://ok.invalid/a"}}}
+    context = Context(["local"], "abc", "not compared", params, None, [])
+    text = render_report(outcome(EXIT_PIPELINE_FAILED, steps, failed_stage="download"), context)
+    assert "s3cret" not in text and "abc\n" not in text.split("X-Amz-Signature=")[1]
+    assert "https://***@mirror.example.invalid/imdb.tar.gz?X-Amz-Signature=***" in text

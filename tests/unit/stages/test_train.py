@@ -11,7 +11,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from imdb_sentiment.config import ConfigError, flatten_params
+from imdb_sentiment.config import ConfigError
 from imdb_sentiment.data.prepared import PreparedDataError, read_meta
 from imdb_sentiment.modeling.checkpoint import BackupBusyError, TrainingBackup, backup_root
 from imdb_sentiment.modeling.distribution import Replicas, start_replicas
@@ -19,11 +19,13 @@ from imdb_sentiment.modeling.fit import FitResult, TrainingDivergedError, fit_mo
 from imdb_sentiment.modeling.model import build_model, compile_model
 from imdb_sentiment.stages.train import (
     TrainingSetup,
+    TrainOutcome,
     build_compiled_model,
     fit_and_log,
     history_rows,
     load_training_data,
     log_training_inputs,
+    run_record,
     save_and_log_model,
     set_up_training,
     train_and_log,
@@ -32,6 +34,7 @@ from imdb_sentiment.stages.train import (
 )
 from imdb_sentiment.stages.train_resume import ResumePoint, open_backup
 from imdb_sentiment.tracking.store import TrackingStore, fluent_uri, tracked_run
+from imdb_sentiment.typed_mapping import flatten_dataclass
 from tests.unit.stages.training_inputs import ROWS, tiny_pipeline_params, write_prepared_folder
 
 
@@ -129,7 +132,7 @@ def test_log_training_inputs_logs_every_param_file_and_report(
     with tracked_run(store, {}) as run_id:
         log_training_inputs(store, run_id, setup, [report, docs])
     params = store.client.get_run(run_id).data.params
-    expected = {k: str(v) for k, v in flatten_params(setup.params).items()}
+    expected = {k: str(v) for k, v in flatten_dataclass(setup.params).items()}
     assert {k: v for k, v in params.items() if k in expected} == expected
     assert params["train.fit.learning_rate"] == "0.01"
     assert params["prepare.max_reviews_per_split"] == "None"
@@ -305,3 +308,15 @@ def test_train_and_log_refuses_a_backup_another_process_holds(
     with backup.lock(), pytest.raises(BackupBusyError, match="same params and data"):
         train_and_log(setup, store, workspace / "model.keras", [])
     assert len(store.client.search_runs([store.experiment_id])) == runs_before
+
+
+def test_run_record_names_no_machine_path_and_no_credentials() -> None:
+    default = "sqlite:////home/someone/imdb-sentiment/mlflow.db"
+    here = TrainOutcome("r1", default, {}, [])
+    assert run_record(here, "jax", default) == {"run_id": "r1", "backend": "jax"}
+    server = TrainOutcome("r2", "https://ci:s3cret@mlflow.example.invalid/", {}, [])
+    assert run_record(server, "tensorflow", default) == {
+        "run_id": "r2",
+        "backend": "tensorflow",
+        "tracking_uri": "https://mlflow.example.invalid/",
+    }

@@ -140,6 +140,18 @@ def test_log_params_keeps_more_than_a_batch_as_strings_in_order(store: TrackingS
     assert logged["none"] == "None" and len(logged) == 252
 
 
+def test_urls_in_params_and_tags_are_logged_without_credentials(store: TrackingStore) -> None:
+    secret = "https://ci:s3cret@mirror.example.invalid/imdb.tar.gz?sig=abc&v=1"
+    shown = "https://***@mirror.example.invalid/imdb.tar.gz?sig=***&v=1"
+    with tracked_run(store, {"mlflow.source.git.repoURL": secret}) as run_id:
+        log_params(store, run_id, {"download.url": secret, "plain": "models:/m-1"})
+        set_tags(store, run_id, {"source": f"read from {secret}"})
+    run = store.client.get_run(run_id).data
+    assert run.params == {"download.url": shown, "plain": "models:/m-1"}
+    assert run.tags["mlflow.source.git.repoURL"] == shown
+    assert run.tags["source"] == f"read from {shown}"
+
+
 def test_log_metrics_and_tags_land_on_the_run_at_their_step(store: TrackingStore) -> None:
     with tracked_run(store, {}) as run_id:
         log_metrics(store, run_id, {"a": 1, "b": 0.5})
