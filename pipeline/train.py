@@ -9,6 +9,7 @@ from pathlib import Path
 
 from imdb_sentiment.config import load_pipeline_params
 from imdb_sentiment.data.prepared import read_meta
+from imdb_sentiment.data.source import read_source_record
 from imdb_sentiment.entrypoint import run_stage
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.files import read_json, staged_outputs
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, required=True, help="JSON with the MLflow run id")
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--history", type=Path, required=True, help="per-epoch plot data")
+    parser.add_argument(
+        "--source", type=Path, help="download's record of the archive it read (source.json)"
+    )
     parser.add_argument(
         "--data-report",
         type=Path,
@@ -62,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         # All four outputs move in together once the run is logged: a failure or a kill
         # before that leaves the last good ones (dvc.yaml keeps them: persist).
         with staged_outputs() as out:
-            outcome = train_and_log(setup, store, out.path(args.model), reports)
+            source = read_source_record(args.source) if args.source else None
+            outcome = train_and_log(setup, store, out.path(args.model), reports, source)
             # evaluate scores with the backend that trained
             run = run_record(outcome, backend, default_uri=tracking_uri({}))
             out.write_json(args.run, run)

@@ -18,6 +18,7 @@ import numpy as np
 
 from imdb_sentiment.config import FitParams, PipelineParams, TrainParams
 from imdb_sentiment.data.prepared import META_FILE, VOCAB_FILE, load_split, read_meta, split_path
+from imdb_sentiment.data.source import Source
 from imdb_sentiment.modeling.checkpoint import TrainingBackup, backup_store_id
 from imdb_sentiment.modeling.distribution import (
     Replicas,
@@ -132,9 +133,16 @@ def training_tags(setup: TrainingSetup, resume: ResumePoint) -> dict[str, str]:
 
 
 def log_training_inputs(
-    store: TrackingStore, run_id: str, setup: TrainingSetup, data_reports: list[Path]
+    store: TrackingStore,
+    run_id: str,
+    setup: TrainingSetup,
+    data_reports: list[Path],
+    source: Source | None = None,
 ) -> None:
-    """Params, data facts, vocabulary, validate's reports and the replicas, into the run."""
+    """Params, data facts, vocabulary, validate's reports and the replicas, into the run.
+
+    `source` is what download really read (IMDB_URL/IMDB_SHA256 override params.yaml).
+    """
     # The run page lists params in logging order, ~15 in view: `train.*` first, not below
     # `validate`'s thresholds, or the ones that tell runs apart look missing.
     flat = flatten_dataclass(setup.params)
@@ -142,6 +150,9 @@ def log_training_inputs(
     meta = setup.data.meta
     counts = {f"data.n_{name}": count for name, count in meta["counts"].items()}
     log_params(store, run_id, {"data.vocab_size": meta["vocab_size"], **counts})
+    if source is not None:
+        effective = {"download.effective_url": source.location}
+        log_params(store, run_id, {**effective, "download.effective_sha256": source.sha256})
     for name in (VOCAB_FILE, META_FILE):
         log_artifact(store, run_id, setup.data.prepared / name, "data")
     for report in data_reports:
@@ -233,11 +244,13 @@ def train_and_log(
     store: TrackingStore,
     model_path: Path,
     data_reports: list[Path] | None = None,
+    source: Source | None = None,
 ) -> TrainOutcome:
     """Fit on the train split, validate on val, save the model, and log it all to `store`.
 
     `data_reports` (validation results, drift, Data Docs: files or directories) are logged
-    under `validation/`, so a run shows what was checked about the data it learned from.
+    under `validation/`, so a run shows what was checked about the data it learned from;
+    `source`, the archive download read, as `download.effective_*` params.
 
     Meanwhile MLflow samples the machine (CPU, memory, disk, network, GPUs) into the run.
 
@@ -254,7 +267,7 @@ def train_and_log(
             tracked_run(store, training_tags(setup, resume)) as run_id,
             system_metrics(store, run_id),
         ):
-            log_training_inputs(store, run_id, setup, data_reports or [])
+            log_training_inputs(store, run_id, setup, data_reports or [], source)
             result = fit_and_log(store, run_id, setup, backup)
             save_and_log_model(store, run_id, setup, model_path)
         # Only now is the work safe elsewhere: a crash before this resumes from the last epoch.

@@ -13,6 +13,7 @@ import pytest
 
 from imdb_sentiment.config import ConfigError
 from imdb_sentiment.data.prepared import PreparedDataError, read_meta
+from imdb_sentiment.data.source import Source
 from imdb_sentiment.modeling.checkpoint import BackupBusyError, TrainingBackup, backup_root
 from imdb_sentiment.modeling.distribution import Replicas, start_replicas
 from imdb_sentiment.modeling.fit import FitResult, TrainingDivergedError, fit_model
@@ -297,6 +298,19 @@ def test_train_and_log_ends_with_a_finished_run_a_model_and_no_backup(
     assert outcome.summary["epochs"] == 2 and (workspace / "model.keras").is_file()
     assert sorted(p.name for p in backup_root().iterdir()) == ["store-id"]
     json.dumps(outcome.summary)  # DVC reads it as JSON
+
+
+def test_train_and_log_records_the_archive_download_really_read(
+    workspace: Path, store: TrackingStore
+) -> None:
+    # IMDB_URL/IMDB_SHA256 override params.yaml: the run must say what was used, redacted.
+    source = Source("https://mirror.test/aclImdb.tar.gz?token=***", "ab" * 32)
+    outcome = train_and_log(setup_for(workspace), store, workspace / "model.keras", [], source)
+    params = store.client.get_run(outcome.run_id).data.params
+    assert params["download.effective_url"] == source.location
+    assert params["download.effective_sha256"] == source.sha256
+    without = train_and_log(setup_for(workspace), store, workspace / "model2.keras", [])
+    assert "download.effective_url" not in store.client.get_run(without.run_id).data.params
 
 
 def test_train_and_log_refuses_a_backup_another_process_holds(
