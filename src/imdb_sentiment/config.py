@@ -75,32 +75,23 @@ class ValidateParams:
     top_moved_tokens: int
 
     def __post_init__(self) -> None:
-        _require(
-            self.reviews_per_split_label > 0, "validate.reviews_per_split_label", "a positive int"
-        )
-        _require(self.min_chars > 0, "validate.min_chars", "a positive integer")
+        positive = ("reviews_per_split_label", "min_chars", "length_bin_width", "top_moved_tokens")
+        for key in positive:
+            _require(getattr(self, key) > 0, f"validate.{key}", "a positive integer")
         _require(
             self.max_chars > self.min_chars, "validate.max_chars", "an int > validate.min_chars"
         )
-        _require(
-            self.max_cross_split_duplicates >= 0,
-            "validate.max_cross_split_duplicates",
-            "an integer >= 0",
-        )
+        duplicates = self.max_cross_split_duplicates
+        _require(duplicates >= 0, "validate.max_cross_split_duplicates", "an integer >= 0")
         for key in ("max_pad_fraction", "max_oov_rate", "max_js_tokens", "max_js_lengths"):
             _require(0 < getattr(self, key) <= 1, f"validate.{key}", "a number in (0, 1]")
-        _require(
-            0 <= self.label_balance_tolerance < 0.5,
-            "validate.label_balance_tolerance",
-            "a number in [0, 0.5)",
-        )
-        _require(self.length_bin_width > 0, "validate.length_bin_width", "a positive integer")
+        balance = self.label_balance_tolerance
+        _require(0 <= balance < 0.5, "validate.label_balance_tolerance", "a number in [0, 0.5)")
         _require(
             self.length_bin_limit > 0 and self.length_bin_limit % self.length_bin_width == 0,
             "validate.length_bin_limit",
             "a positive multiple of validate.length_bin_width",
         )
-        _require(self.top_moved_tokens > 0, "validate.top_moved_tokens", "a positive integer")
 
 
 POOLINGS = ("last", "max")
@@ -147,11 +138,8 @@ class FitParams:
         _require(self.batch_size > 0, "train.fit.batch_size", "a positive integer")
         _require(self.epochs > 0, "train.fit.epochs", "a positive integer")
         _require(self.learning_rate > 0, "train.fit.learning_rate", "a positive number")
-        _require(
-            self.early_stopping_patience is None or self.early_stopping_patience > 0,
-            "train.fit.early_stopping_patience",
-            "a positive integer or null (no early stopping)",
-        )
+        patience, allowed = self.early_stopping_patience, "a positive integer or null (no stopping)"
+        _require(patience is None or patience > 0, "train.fit.early_stopping_patience", allowed)
 
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -238,6 +226,17 @@ class PromoteParams:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReproduceParams:
+    # `imdb-sentiment reproduce` off the exact rule (a GPU, another backend or other package
+    # versions): how far each test metric may stray (counts: as a share of the test reviews).
+    metric_tolerance: float
+
+    def __post_init__(self) -> None:
+        tolerance = self.metric_tolerance
+        _require(0 <= tolerance < 1, "reproduce.metric_tolerance", "a number in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineParams:
     """The whole params.yaml, for a stage that records every setting (train)."""
 
@@ -248,6 +247,7 @@ class PipelineParams:
     train: TrainParams
     evaluate: EvaluateParams
     promote: PromoteParams
+    reproduce: ReproduceParams
 
 
 def _require(ok: bool, key: str, allowed: str) -> None:
