@@ -91,8 +91,8 @@ def test_a_registered_version_is_rebuilt_bit_for_bit_on_cpu(
     sh(["dvc", "push"], root, env)
     table_md5 = tags["dvc.md5.data/raw/reviews.parquet"]
     aside = root.parent / "table.aside"
-    cache_object(root, table_md5).rename(aside)
     cache_before, status_before = listing(root / ".dvc" / "cache"), git_status(root, env)
+    cache_object(root, table_md5).rename(aside)
     try:
         done = reproduce(root, env, f"models:/{MODEL}@champion")
     finally:

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import datetime
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 COMMAND = "imdb-sentiment reproduce"
 DEFAULT_REPORT = Path("reports") / "reproduce.md"
+_PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +62,8 @@ def main(args: argparse.Namespace, out: TextIO | None = None) -> int:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Check the arguments, reproduce, write the report; the exit status says how it went."""
     options = resolve_options(args)
+    # MLflow draws a progress bar per download on stderr, where only the one-line error goes.
+    os.environ.setdefault(_PROGRESS_BAR_ENV, "false")
     outcome = Outcome(options, _now())
     try:
         reproduce(outcome, out)

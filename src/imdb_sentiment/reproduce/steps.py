@@ -13,10 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imdb_sentiment.errors import first_line
 from imdb_sentiment.files import read_json, write_json
-from imdb_sentiment.modeling.runtime import select_backend
-from imdb_sentiment.modeling.weights import weights_md5
+from imdb_sentiment.modeling.weights import WeightsUnreadableError, weights_md5
 from imdb_sentiment.registry.gate import RegisteredVersion, find_version, tag_version
 from imdb_sentiment.registry.text_model import download_keras_model
 from imdb_sentiment.reproduce.attestation import (
@@ -117,13 +115,12 @@ def read_original(options: Options, recorded: Recorded, scratch: Scratch) -> Ori
     model_uri = f"models:/{options.model.name}/{recorded.version}"
     bundled = download_keras_model(options.tracking_uri, model_uri, scratch.folder / "original")
     served_md5 = file_md5(bundled.keras_file)
-    select_backend(recorded.backend)  # any backend reads a .keras file; this one must exist
     try:
         weights = weights_md5(bundled.keras_file)
-    except Exception as exc:  # Keras raises many types for a file it cannot read
-        if served_md5 == recorded.model_md5:  # the recorded file: this environment's fault
-            raise CouldNotRunError("original model", f"cannot load it: {first_line(exc)}") from exc
-        weights = ""  # not the recorded file, nor a model: the checks say so
+    except WeightsUnreadableError:
+        if served_md5 == recorded.model_md5:  # the very file trained: report, do not judge
+            raise
+        weights = ""  # not the recorded file, nor a model at all: the checks say so
     wanted = numeric_packages(recorded.backend)
     packages = {name: v for name, v in bundled.requirements.items() if name in wanted}
     return OriginalModel(served_md5, weights, packages)
