@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except CouldNotRunError as exc:
         outcome.failure = exc
     outcome.finished = _now()
-    from imdb_sentiment.reproduce.report import render_report, write_report
+    from imdb_sentiment.reproduce.report import render_report, summary_line, write_report
 
     try:
         write_report(options.report, render_report(outcome))
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     dvc.say(out, f"reproduce: report in {options.report}")
     if outcome.failure is not None:
         raise outcome.failure  # one line on stderr, exit status 2
-    dvc.say(out, f"reproduce: {outcome.verdict}: {outcome.rule.reason if outcome.rule else ''}")
+    dvc.say(out, summary_line(outcome))
     return outcome.exit_code
 
 
@@ -161,7 +161,7 @@ def timed(outcome: Outcome, out: TextIO, name: str, command: str) -> Iterator[St
     except CouldNotRunError:
         step.outcome = "failed"
         raise
-    except PipelineError as exc:
+    except (PipelineError, OSError) as exc:  # OSError: a full disk, a file not readable
         step.outcome = "failed"
         raise CouldNotRunError(name, first_line(exc)) from exc
     finally:

@@ -38,6 +38,17 @@ def headline(outcome: Outcome) -> str:
     return f"v{version} {outcome.verdict} ({rule} rule)"
 
 
+def summary_line(outcome: Outcome) -> str:
+    """The verdict on the console: the rule and why, or the checks that failed."""
+    version = outcome.recorded.version if outcome.recorded else "?"
+    rule = outcome.rule.name if outcome.rule else "?"
+    failed = [check.item for check in outcome.checks if check.ok is False]
+    if not failed:
+        reason = outcome.rule.reason if outcome.rule else ""
+        return f"reproduce: v{version} {outcome.verdict} ({rule} rule: {reason})"
+    return f"reproduce: v{version} {outcome.verdict} ({rule} rule): {', '.join(failed)}"
+
+
 def write_report(path: Path, text: str) -> None:
     from imdb_sentiment.files import atomic_open  # numpy: not for `--help`
 

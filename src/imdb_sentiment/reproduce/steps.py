@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from imdb_sentiment.errors import first_line
 from imdb_sentiment.files import read_json, write_json
 from imdb_sentiment.modeling.weights import WeightsUnreadableError, weights_md5
 from imdb_sentiment.registry.gate import RegisteredVersion, find_version, tag_version
@@ -136,7 +137,10 @@ def check_out(
 
 def read_rebuild(scratch: Scratch, stages: list[str]) -> Rebuilt:
     """The rebuilt run (from the throwaway store) and the rebuilt model's weights."""
-    run_id = read_json(scratch.checkout / "models" / "run.json")["run_id"]
+    try:
+        run_id = read_json(scratch.checkout / "models" / "run.json")["run_id"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise CouldNotRunError("read rebuild", f"models/run.json: {first_line(exc)}") from exc
     with store_errors():
         store = find_store(scratch.store_uri)
     if store is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imdb_sentiment.reproduce.report import WEIGHTS_NOTE, render_report
+from imdb_sentiment.reproduce.report import WEIGHTS_NOTE, render_report, summary_line
 from tests.unit.reproduce.outcomes import COMMIT, compared, failed
 
 
@@ -46,3 +46,12 @@ def test_a_step_that_could_not_run_is_named_with_its_output(tmp_path: Path) -> N
     assert "```\nERROR: `x` not found\n```" in report
     assert "Nothing was tagged" in report
     assert "## Comparison" not in report
+
+
+def test_the_console_line_gives_the_rule_or_the_checks_that_failed(tmp_path: Path) -> None:
+    assert summary_line(compared(tmp_path)) == (
+        "reproduce: v4 reproduced (exact rule: same backend (tensorflow), CPU on both)"
+    )
+    assert summary_line(compared(tmp_path, same=False)) == (
+        "reproduce: v4 differs (exact rule): weights md5 (the weight arrays in order)"
+    )
