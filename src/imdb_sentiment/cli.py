@@ -14,6 +14,7 @@ from imdb_sentiment.checkout import find_checkout
 from imdb_sentiment.entrypoint import run_entrypoint
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.registry.predict import PredictError, predict_reviews
+from imdb_sentiment.reproduce import command as reproduce
 from imdb_sentiment.retrain import command as retrain
 from imdb_sentiment.tracking.names import CHAMPION_URI
 from imdb_sentiment.tracking.preflight import check_store
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "retrain":
         return retrain.main(args)
+    if args.command == "reproduce":
+        return reproduce.main(args)
     command = rank_experiments if args.command == "experiments" else predict
     # Our loggers say only what goes wrong: the commands print their results themselves.
     return run_entrypoint(PROG, lambda: command(args), level=logging.WARNING)
@@ -47,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
             "retrain",
             help="pull, reproduce the pipeline through the champion gate, push, report",
             description=retrain.__doc__,
+        )
+    )
+    reproduce.add_arguments(
+        commands.add_parser(
+            "reproduce",
+            help="rebuild a registered version from its lineage, compare, attest the result",
+            description=reproduce.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
     )
     add_experiments_arguments(

@@ -86,23 +86,18 @@ class ValidateParams:
     top_moved_tokens: int
 
     def __post_init__(self) -> None:
-        for key in ("reviews_per_split_label", "min_chars", "length_bin_width", "top_moved_tokens"):
+        positive = ("reviews_per_split_label", "min_chars", "length_bin_width", "top_moved_tokens")
+        for key in positive:
             _require(getattr(self, key) > 0, f"validate.{key}", "a positive integer")
         _require(
             self.max_chars > self.min_chars, "validate.max_chars", "an int > validate.min_chars"
         )
-        _require(
-            self.max_cross_split_duplicates >= 0,
-            "validate.max_cross_split_duplicates",
-            "an integer >= 0",
-        )
+        duplicates = self.max_cross_split_duplicates
+        _require(duplicates >= 0, "validate.max_cross_split_duplicates", "an integer >= 0")
         for key in ("max_pad_fraction", "max_oov_rate", "max_js_tokens", "max_js_lengths"):
             _require(0 < getattr(self, key) <= 1, f"validate.{key}", "a number in (0, 1]")
-        _require(
-            0 <= self.label_balance_tolerance < 0.5,
-            "validate.label_balance_tolerance",
-            "a number in [0, 0.5)",
-        )
+        balance = self.label_balance_tolerance
+        _require(0 <= balance < 0.5, "validate.label_balance_tolerance", "a number in [0, 0.5)")
         _require(
             self.length_bin_limit > 0 and self.length_bin_limit % self.length_bin_width == 0,
             "validate.length_bin_limit",
@@ -154,11 +149,8 @@ class FitParams:
         _require(self.batch_size > 0, "train.fit.batch_size", "a positive integer")
         _require(self.epochs > 0, "train.fit.epochs", "a positive integer")
         _require(self.learning_rate > 0, "train.fit.learning_rate", "a positive number")
-        _require(
-            self.early_stopping_patience is None or self.early_stopping_patience > 0,
-            "train.fit.early_stopping_patience",
-            "a positive integer or null (no early stopping)",
-        )
+        patience, allowed = self.early_stopping_patience, "a positive integer or null (no stopping)"
+        _require(patience is None or patience > 0, "train.fit.early_stopping_patience", allowed)
 
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -188,9 +180,8 @@ class RuntimeParams:
             "train.runtime.jit_compile",
             'true, false or "auto"',
         )
-        _require(
-            self.steps_per_execution > 0, "train.runtime.steps_per_execution", "a positive integer"
-        )
+        steps = self.steps_per_execution
+        _require(steps > 0, "train.runtime.steps_per_execution", "a positive integer")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,6 +238,17 @@ class PromoteParams:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReproduceParams:
+    # `imdb-sentiment reproduce` off the exact rule (a GPU, another backend or other package
+    # versions): how far each test metric may stray (counts: as a share of the test reviews).
+    metric_tolerance: float
+
+    def __post_init__(self) -> None:
+        tolerance = self.metric_tolerance
+        _require(0 <= tolerance < 1, "reproduce.metric_tolerance", "a number in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineParams:
     """The whole params.yaml, for a stage that records every setting (train)."""
 
@@ -257,6 +259,7 @@ class PipelineParams:
     train: TrainParams
     evaluate: EvaluateParams
     promote: PromoteParams
+    reproduce: ReproduceParams
 
 
 def _require(ok: bool, key: str, allowed: str) -> None:

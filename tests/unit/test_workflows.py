@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
 RETRAIN = WORKFLOWS / "retrain.yml"
+REPRODUCE = WORKFLOWS / "reproduce.yml"
 RETRAIN_PATHS = {"params.yaml", "dvc.yaml", "pipeline/**", "src/**", "**/*.dvc"}
 # Findings of medium or high severity fail; low and informational ones pass. Without
 # --strict-collection zizmor skips, with a mere warning, a file that is not a valid workflow.
@@ -109,9 +110,17 @@ def step_using(job: dict[str, Any], action: str) -> dict[str, Any]:
     return step
 
 
-def retrain_step() -> dict[str, Any]:
-    (step,) = [s for s in load(RETRAIN)["jobs"]["retrain"]["steps"] if s.get("name") == "Retrain"]
+def named_step(path: Path, job: str, name: str) -> dict[str, Any]:
+    (step,) = [s for s in load(path)["jobs"][job]["steps"] if s.get("name") == name]
     return step
+
+
+def retrain_step() -> dict[str, Any]:
+    return named_step(RETRAIN, "retrain", "Retrain")
+
+
+def reproduce_step() -> dict[str, Any]:
+    return named_step(REPRODUCE, "reproduce", "Reproduce")
 
 
 def workflows_folder(root: Path, text: str) -> Path:
@@ -125,7 +134,7 @@ def workflows_folder(root: Path, text: str) -> Path:
 
 
 def test_workflows_match_githubs_schema() -> None:
-    done = check_schema(CI, RETRAIN)
+    done = check_schema(CI, RETRAIN, REPRODUCE)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -165,13 +174,13 @@ def test_zizmor_rejects_template_injection_and_a_tag_pin(tmp_path: Path) -> None
 
 def test_no_expression_is_pasted_into_a_script() -> None:
     # zizmor flags the dangerous contexts; none at all is simpler to review.
-    for path in (CI, RETRAIN):
+    for path in (CI, RETRAIN, REPRODUCE):
         for step in steps(load(path)):
             assert "${{" not in step.get("run", ""), (path.name, step.get("name"))
 
 
 def test_actions_are_pinned_to_commits_and_checkouts_keep_no_token() -> None:
-    for path in (CI, RETRAIN):
+    for path in (CI, RETRAIN, REPRODUCE):
         for step in steps(load(path)):
             if "uses" in step:
                 assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
@@ -259,14 +268,21 @@ exit "${STAND_IN_STATUS:-0}"
 
 def run_retrain_step(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """The step's `run` script under `bash --noprofile --norc -eo pipefail`, with `env`."""
+    return run_step_script(tmp_path, retrain_step(), {"IS_PULL_REQUEST": "false", **env})
+
+
+def run_step_script(
+    tmp_path: Path, step: dict[str, Any], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """A step's `run` script as GitHub runs it, its env empty but for `env`, on the stand-in."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     stand_in = bin_dir / "imdb-sentiment"
     stand_in.write_text(STAND_IN, encoding="utf-8")
     stand_in.chmod(stand_in.stat().st_mode | stat.S_IXUSR)
     script = tmp_path / "step.sh"
-    script.write_text(retrain_step()["run"], encoding="utf-8")
-    step_env = {name: "" for name in retrain_step()["env"]} | {"IS_PULL_REQUEST": "false"}
+    script.write_text(step["run"], encoding="utf-8")
+    step_env = {name: "" for name in step["env"]}
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
         cwd=tmp_path,
@@ -332,3 +348,64 @@ def test_the_step_fails_with_retrains_status_and_says_why(
     assert done.returncode == status
     assert "::error" in done.stdout
     assert message in done.stdout
+
+
+# --- reproduce.yml ---
+
+
+def test_reproduce_runs_weekly_and_by_hand_on_the_champion_by_default() -> None:
+    triggers = load(REPRODUCE)["on"]
+    assert set(triggers) == {"schedule", "workflow_dispatch"}
+    assert triggers["schedule"][0]["cron"] != load(RETRAIN)["on"]["schedule"][0]["cron"]
+    model = triggers["workflow_dispatch"]["inputs"]["model"]
+    assert (model["type"], model["default"]) == ("string", "models:/imdb-sentiment@champion")
+
+
+def test_reproduce_is_least_privilege_one_at_a_time_and_never_cancelled() -> None:
+    workflow = load(REPRODUCE)
+    assert workflow["permissions"] == {}
+    assert workflow["jobs"]["reproduce"]["permissions"] == {"contents": "read"}
+    # Its own group: in retrain's, a waiting reproduction could displace a waiting retrain.
+    assert workflow["concurrency"] == {"group": "reproduce", "cancel-in-progress": False}
+
+
+def test_reproduce_uses_the_actions_retrain_pins() -> None:
+    pinned = {step["uses"] for step in steps(load(RETRAIN)) if "uses" in step}
+    used = {step["uses"] for step in steps(load(REPRODUCE)) if "uses" in step}
+    assert used <= pinned
+    job = load(REPRODUCE)["jobs"]["reproduce"]
+    assert step_using(job, "actions/checkout")["with"]["fetch-depth"] == 0  # any commit
+
+
+def test_reproduce_always_publishes_its_report() -> None:
+    job = load(REPRODUCE)["jobs"]["reproduce"]
+    assert "imdb-sentiment reproduce --report reports/reproduce.md" in reproduce_step()["run"]
+    (summary,) = [step for step in job["steps"] if "GITHUB_STEP_SUMMARY" in step.get("run", "")]
+    assert summary["if"] == "always()" and "reports/reproduce.md" in summary["run"]
+    upload = step_using(job, "actions/upload-artifact")
+    assert upload["if"] == "always()"
+    assert upload["with"]["path"] == "reports/reproduce.md"
+
+
+def test_reproduce_reads_secrets_only_from_the_secrets_context() -> None:
+    env = reproduce_step()["env"]
+    for name in ("AWS_ACCESS_KEY_ID", "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_PASSWORD"):
+        assert env[name] == f"${{{{ secrets.{name} }}}}", name
+
+
+def test_the_model_uri_reaches_reproduce_as_one_literal_argument(tmp_path: Path) -> None:
+    uri = "models:/x@$(touch${IFS}pwned) *"
+    done = run_step_script(tmp_path, reproduce_step(), {"MODEL_URI": uri})
+    assert done.returncode == 0, done.stderr
+    assert recorded_args(tmp_path) == ["reproduce", "--report", "reports/reproduce.md", "--", uri]
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(("status", "message"), [(1, "differs"), (2, "names the step")])
+def test_the_reproduce_step_fails_with_its_status_and_says_why(
+    tmp_path: Path, status: int, message: str
+) -> None:
+    env = {"MODEL_URI": "models:/imdb-sentiment@champion", "STAND_IN_STATUS": str(status)}
+    done = run_step_script(tmp_path, reproduce_step(), env)
+    assert done.returncode == status
+    assert "::error title=reproduce::" in done.stdout and message in done.stdout

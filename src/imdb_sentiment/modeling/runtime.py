@@ -201,3 +201,20 @@ def backend_requirements() -> list[str]:
     if backend in BACKENDS:  # not keras' own "numpy" backend: no extra package
         pins.append(f"{backend}=={importlib.metadata.version(backend)}")
     return pins
+
+
+def device_kind() -> str:
+    """`cpu`, `gpu` or `tpu`: what Keras computes on in this process (an accelerator if any).
+
+    Runs record it: CPU kernels are deterministic, GPU ones need not be, so
+    `imdb-sentiment reproduce` asks bit-identical results only of a CPU run rebuilt on a CPU.
+    """
+    import keras
+
+    if keras.backend.backend() == "torch":  # Keras lists devices for tensorflow and jax only
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    devices = keras.distribution.list_devices()  # the accelerators if any, else the CPUs
+    kind = devices[0].split(":")[0].lower() if devices else "cpu"
+    return "gpu" if kind == "cuda" else kind

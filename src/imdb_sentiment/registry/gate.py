@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from imdb_sentiment.config import PromoteParams
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.registry.text_model import SENTIMENT_LABELS, load_text_model
 from imdb_sentiment.tracking.names import CHAMPION, REGISTERED_MODEL
-from imdb_sentiment.tracking.store import TrackingStore, fluent_uri
+from imdb_sentiment.tracking.store import TrackingStore, fluent_uri, store_errors
 
 log = logging.getLogger(__name__)
 
@@ -257,3 +258,33 @@ def _record(
     client.set_tag(version.run_id, "promotion.decision", decision)
     if decision == "promoted":
         client.set_registered_model_alias(name, CHAMPION, version.version)
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A version of a registered model: its number, its run and its tags (the lineage)."""
+
+    name: str
+    version: str
+    run_id: str
+    tags: dict[str, str]
+
+
+def find_version(
+    store: TrackingStore, name: str, version: str | None, alias: str | None
+) -> RegisteredVersion:
+    """Version `version` of the registered model `name`, or the one `alias` points at."""
+    with store_errors():
+        found = (
+            store.client.get_model_version(name, version)
+            if alias is None
+            else store.client.get_model_version_by_alias(name, alias)
+        )
+    return RegisteredVersion(name, str(found.version), found.run_id, dict(found.tags))
+
+
+def tag_version(store: TrackingStore, version: RegisteredVersion, tags: Mapping[str, str]) -> None:
+    """Set `tags` on the version: the MLflow UI shows them on the version's page."""
+    with store_errors():
+        for key, value in tags.items():
+            store.client.set_model_version_tag(version.name, version.version, key, value)

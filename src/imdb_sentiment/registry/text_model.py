@@ -17,7 +17,9 @@ from typing import Any
 import mlflow
 import numpy as np
 import pydantic
+import yaml
 from mlflow.exceptions import MlflowException
+from mlflow.models.model import MLMODEL_FILE_NAME as MLMODEL_FILE
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from imdb_sentiment.data.tokenizer import encode_texts
@@ -34,6 +36,7 @@ EXAMPLE_REVIEWS = [
     "Dull, predictable and far too long.<br /><br />Don't bother.",
 ]
 _PACKAGE_DIR = Path(__file__).parents[1]  # the whole imdb_sentiment package travels with the model
+_REQUIREMENTS_FILE = "requirements.txt"  # the pins `pip_requirements` gave, one per line
 _PREDICT_BATCH = 1000  # bounds memory for large requests; the answer does not depend on it
 
 
@@ -190,6 +193,28 @@ def load_text_model(uri: str, model_uri: str) -> mlflow.pyfunc.PyFuncModel:
             return mlflow.pyfunc.load_model(model_uri)
     except (MlflowException, OSError) as exc:
         raise TextModelLoadError(first_line(exc)) from exc
+
+
+@dataclass(frozen=True)
+class BundledKerasModel:
+    """The Keras model file a raw-text model serves, and the packages it was logged with."""
+
+    keras_file: Path
+    requirements: dict[str, str]  # package -> pinned version, from requirements.txt
+
+
+def download_keras_model(uri: str, model_uri: str, dest: Path) -> BundledKerasModel:
+    """Download the raw-text model at `model_uri` into `dest`; its Keras file, as logged."""
+    try:
+        with fluent_uri(uri):
+            local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(dest)))
+        flavor = yaml.safe_load((local / MLMODEL_FILE).read_text(encoding="utf-8"))
+        keras_path = flavor["flavors"]["python_function"]["artifacts"]["keras_model"]["path"]
+        lines = (local / _REQUIREMENTS_FILE).read_text(encoding="utf-8").splitlines()
+    except (MlflowException, OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise TextModelLoadError(f"{model_uri}: {first_line(exc)}") from exc
+    pins = dict(line.strip().partition("==")[::2] for line in lines if "==" in line)
+    return BundledKerasModel(local / keras_path, pins)
 
 
 def serving_requirements() -> list[str]:

@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -58,16 +58,21 @@ def run_step(
     cwd: Path,
     out: TextIO,
     watch: Callable[[str], None] | None = None,
+    env: Mapping[str, str] | None = None,
+    prog: str = "retrain",
 ) -> Step:
-    """Run `command`, streaming its output to `out`; keep its tail for the report."""
-    say(out, f"retrain: {name}: $ {' '.join(command)}")
+    """Run `command`, streaming its output to `out`; keep its tail for the report.
+
+    `env` replaces this process's environment; `prog` prefixes the console lines.
+    """
+    say(out, f"{prog}: {name}: $ {' '.join(command)}")
     start = time.monotonic()
-    returncode, tail = stream(command, cwd, out, watch)
+    returncode, tail = stream(command, cwd, out, watch, env=env)
     step = Step(name, " ".join(command), "ok" if returncode == 0 else "failed")
     step.seconds = time.monotonic() - start
     if returncode != 0:
         step.tail = tail
-        say(out, f"retrain: {name} failed (exit status {returncode})")
+        say(out, f"{prog}: {name} failed (exit status {returncode})")
     return step
 
 
@@ -77,10 +82,11 @@ def stream(
     out: TextIO,
     watch: Callable[[str], None] | None = None,
     keep: int = TAIL_LINES,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[int, list[str]]:
     """Exit status and last `keep` lines of `command`, its output copied to `out` as it comes."""
     # Unbuffered: the stages' logs reach the CI log as they happen, not when a stage ends.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
     tail: collections.deque[str] = collections.deque(maxlen=keep)
     try:
         proc = subprocess.Popen(
@@ -108,7 +114,7 @@ def stream(
 
 def default_remote(root: Path) -> str | None:
     """The default DVC remote's name, or None when none is configured."""
-    proc = _capture(["dvc", "remote", "default"], root)
+    proc = capture(["dvc", "remote", "default"], root)
     name = proc.stdout.strip()
     return name if proc.returncode == 0 and name else None
 
@@ -119,7 +125,7 @@ def unpushed_outputs(root: Path) -> tuple[list[tuple[str, str]], str]:
     `dvc status --cloud` says exactly, when the remote can be read at all; when it cannot,
     any cached output of the lock file may be missing there.
     """
-    proc = _capture(["dvc", "status", "--cloud", "--json"], root)
+    proc = capture(["dvc", "status", "--cloud", "--json"], root)
     if proc.returncode == 0:
         try:
             status = json.loads(proc.stdout or "{}")
@@ -155,7 +161,7 @@ def cached_outputs(root: Path) -> list[tuple[str, str]]:
 
 def local_cache_state(root: Path) -> str:
     """Whether the workspace outputs are safe in the local DVC cache."""
-    proc = _capture(["dvc", "status", "--json"], root)
+    proc = capture(["dvc", "status", "--json"], root)
     if proc.returncode == 0 and proc.stdout.strip() in ("{}", ""):
         return "every output is in the local DVC cache (`dvc status`: up to date)"
     return f"`dvc status` reports changes: {proc.stdout.strip() or proc.stderr.strip()}"
@@ -166,7 +172,7 @@ def dvc_diff(kind: str, base: str | None, root: Path) -> dict[str, Any] | str:
     if base is None:
         return "no git commit to compare with"
     command = ["dvc", kind, "diff", "--json", base]
-    proc = _capture(command, root)
+    proc = capture(command, root)
     if proc.returncode != 0:
         return f"`{' '.join(command)}` failed: {last_error(proc.stderr.splitlines())}"
     try:
@@ -202,7 +208,8 @@ def last_error(lines: list[str]) -> str:
     return (errors or lines or ["no output"])[-1]
 
 
-def _capture(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def capture(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A quick command's output, captured; a failure to start or a hang is exit status 1."""
     try:
         return subprocess.run(
             command, cwd=cwd, capture_output=True, text=True, timeout=_QUERY_TIMEOUT_S

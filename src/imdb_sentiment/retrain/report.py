@@ -24,7 +24,7 @@ def render_report(outcome: Outcome, context: Context) -> str:
     """The whole report, Markdown; every URL in it redacted (CI publishes the report)."""
     lines = [f"# Retrain: {headline(outcome, context.promotion)}", ""]
     lines += _about(outcome, context)
-    lines += _steps_table(outcome.steps)
+    lines += steps_table(outcome.steps)
     lines += _failure(outcome)
     lines += _unpushed(outcome)
     lines += _gate(outcome, context.promotion)
@@ -84,13 +84,12 @@ def _about(outcome: Outcome, context: Context) -> list[str]:
     ]
 
 
-def _steps_table(steps: list[Step]) -> list[str]:
+def steps_table(steps: list[Step]) -> list[str]:
     lines = ["## Steps", "", "| step | command | result | seconds |", "|---|---|---|---:|"]
     for step in steps:
-        result = step.outcome + (f": {step.note}" if step.note else "")
-        lines.append(
-            f"| {step.name} | `{_cell(step.command)}` | {_cell(result)} | {step.seconds:.1f} |"
-        )
+        result = table_cell(step.outcome + (f": {step.note}" if step.note else ""))
+        command = table_cell(step.command)
+        lines.append(f"| {step.name} | `{command}` | {result} | {step.seconds:.1f} |")
     return [*lines, ""]
 
 
@@ -106,7 +105,7 @@ def _failure(outcome: Outcome) -> list[str]:
         f"Step **{step.name}**{where}; the champion alias was not touched (the gate runs "
         "last). Last lines of its output:",
         "",
-        *_fenced(step.tail),
+        *fenced(step.tail),
         "",
     ]
 
@@ -146,7 +145,7 @@ def _gate(outcome: Outcome, promotion: dict[str, Any] | None) -> list[str]:
         ("accuracy gain", _number(comparison.get("accuracy_gain"), signed=True)),
         ("test reviews", str(promotion.get("test_reviews", ""))),
     ]
-    lines += ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in rows)]
+    lines += ["| | |", "|---|---|", *(f"| {k} | {table_cell(v)} |" for k, v in rows)]
     return [*lines, ""]
 
 
@@ -166,7 +165,7 @@ def _diff_section(title: str, diff: dict[str, Any] | str, metrics: bool) -> list
     for file, key, change in rows:
         old, new = _number(change.get("old")), _number(change.get("new"))
         cells = [file, key, old, new] + ([_number(change.get("diff"), signed=True)] * metrics)
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(table_cell(c) for c in cells) + " |")
     return [*lines, ""]
 
 
@@ -185,12 +184,12 @@ def _number(value: Any, signed: bool = False) -> str:
     return f"{value:+}" if signed and isinstance(value, int) else str(value)
 
 
-def _cell(text: Any) -> str:
+def table_cell(text: Any) -> str:
     """Text safe inside a Markdown table cell."""
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _fenced(lines: list[str]) -> list[str]:
+def fenced(lines: list[str]) -> list[str]:
     """A code block that no backtick run in `lines` can close early."""
     longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)

@@ -28,9 +28,15 @@ from imdb_sentiment.modeling.distribution import (
 )
 from imdb_sentiment.modeling.fit import FitResult, TrainingDivergedError, fit_model
 from imdb_sentiment.modeling.model import build_model, compile_model
-from imdb_sentiment.modeling.runtime import apply_runtime, backend_requirements, runtime_tags
+from imdb_sentiment.modeling.runtime import (
+    apply_runtime,
+    backend_requirements,
+    device_kind,
+    runtime_tags,
+)
 from imdb_sentiment.stages.train_resume import ResumePoint, find_resume_point, open_backup
 from imdb_sentiment.tracking.lineage import run_tags
+from imdb_sentiment.tracking.names import DEVICE_TAG
 from imdb_sentiment.tracking.preflight import printable_uri
 from imdb_sentiment.tracking.runs import run_description
 from imdb_sentiment.tracking.store import (
@@ -126,6 +132,7 @@ def training_tags(setup: TrainingSetup, resume: ResumePoint) -> dict[str, str]:
     return {
         **run_tags(setup.data.inputs),
         **runtime_tags(),
+        DEVICE_TAG: device_kind(),
         _RUN_NOTE_TAG: run_description(setup.data.meta["counts"]),
         "distribution.worker_index": str(setup.replicas.worker_index),
         **resume.tags(),

@@ -23,3 +23,7 @@ BACKUP_STORE_TAG = "train.backup_store"
 
 
 BACKUP_LOCK_TAG = "train.backup_lock"
+
+
+# What a training run computed on (cpu, gpu, tpu): `reproduce` picks its rule by it.
+DEVICE_TAG = "train.device"

@@ -285,6 +285,22 @@ def fail_dead_runs(
     return dead
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """What a run holds: its tags, the latest value of each metric, its params."""
+
+    run_id: str
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    params: dict[str, str]
+
+
+def read_run(store: TrackingStore, run_id: str) -> RunRecord:
+    with store_errors():
+        data = store.client.get_run(run_id).data
+    return RunRecord(run_id, dict(data.tags), dict(data.metrics), dict(data.params))
+
+
 def run_experiment_id(uri: str, run_id: str) -> str:
     """The id of the experiment that run `run_id` of the store at `uri` belongs to."""
     with store_errors():
