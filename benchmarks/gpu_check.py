@@ -16,30 +16,19 @@ included), per-epoch times, throughput, and validation and test accuracy.
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+# Run as a script: this folder is on sys.path.
+from gpu_stages import override
 
 from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
 from imdb_sentiment.data.prepared import load_split
 from imdb_sentiment.files import read_json
 from imdb_sentiment.modeling.runtime import choose_backend
-
-
-def override(params: dict[str, Any], spec: str) -> dict[str, Any]:
-    params = copy.deepcopy(params)
-    for item in spec.split():
-        dotted, value = item.split("=", 1)
-        *parents, key = dotted.split(".")
-        node = params
-        for parent in parents:
-            node = node[parent]
-        node[key] = yaml.safe_load(value)
-    return params
 
 
 def main() -> None:
@@ -65,7 +54,7 @@ def main() -> None:
     train, val, test = (load_split(args.prepared / f"{n}.npz") for n in ("train", "val", "test"))
     print(f"backend={keras.backend.backend()} devices={_devices(keras)}", flush=True)
     for spec in args.config or [""]:
-        run = override(params, spec)
+        run = override(params, spec.split())
         seed = load_section(run, "base", BaseParams).seed
         cfg = load_section(run, "train", TrainParams)
         try:
