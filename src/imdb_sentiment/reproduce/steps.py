@@ -55,12 +55,11 @@ from imdb_sentiment.reproduce.recorded import MODEL_FILE, Recorded, read_lineage
 from imdb_sentiment.tracking.lineage import file_md5
 from imdb_sentiment.tracking.names import DEVICE_TAG
 from imdb_sentiment.tracking.preflight import check_tracking_server, printable_uri
+from imdb_sentiment.tracking.runs import RunRecord, read_run
 from imdb_sentiment.tracking.store import (
-    RunRecord,
     TrackingStore,
     find_store,
     log_artifact,
-    read_run,
     store_errors,
 )
 

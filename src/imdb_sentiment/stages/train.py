@@ -38,10 +38,9 @@ from imdb_sentiment.stages.train_resume import ResumePoint, find_resume_point, o
 from imdb_sentiment.tracking.lineage import run_tags
 from imdb_sentiment.tracking.names import DEVICE_TAG
 from imdb_sentiment.tracking.preflight import printable_uri
-from imdb_sentiment.tracking.runs import run_description
+from imdb_sentiment.tracking.runs import epoch_logger, run_description
 from imdb_sentiment.tracking.store import (
     TrackingStore,
-    epoch_logger,
     log_artifact,
     log_keras_model,
     log_metrics,

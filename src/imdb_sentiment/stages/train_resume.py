@@ -21,7 +21,8 @@ from imdb_sentiment.modeling.checkpoint import TrainingBackup, backup_root, lock
 from imdb_sentiment.modeling.distribution import Replicas, check_workers_agree
 from imdb_sentiment.tracking.lineage import file_md5
 from imdb_sentiment.tracking.names import BACKUP_KEY_TAG, BACKUP_LOCK_TAG, BACKUP_STORE_TAG
-from imdb_sentiment.tracking.store import TrackingStore, fail_dead_runs
+from imdb_sentiment.tracking.runs import fail_dead_runs
+from imdb_sentiment.tracking.store import TrackingStore
 
 # The modules whose code decides the weights a given epoch ends with.
 _TRAINING_CODE = (

@@ -1,9 +1,20 @@
-"""What a run shows: params flattened to dotted keys, and the run page's description."""
+"""What a run shows and how it ends: params flattened to dotted keys, the run page's
+description, per-epoch metrics, dead runs marked FAILED, a run read back."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from imdb_sentiment.tracking.names import BACKUP_LOCK_TAG, BACKUP_STORE_TAG
+from imdb_sentiment.tracking.store import TrackingStore, log_metrics, store_errors
+
+if TYPE_CHECKING:
+    import keras
+
+log = logging.getLogger(__name__)
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -36,3 +47,47 @@ def run_description(counts: Mapping[str, int]) -> str:
         " `evaluate.threshold`\n"
         "- `epoch_seconds`, `fit_seconds`: wall-clock seconds\n"
     )
+
+
+def epoch_logger(store: TrackingStore, run_id: str) -> keras.callbacks.Callback:
+    """A Keras callback that logs each epoch's logs to `run_id` with step = epoch + 1."""
+    import keras
+
+    class EpochMetrics(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            log_metrics(store, run_id, {k: float(v) for k, v in (logs or {}).items()}, epoch + 1)
+
+    return EpochMetrics()
+
+
+def fail_dead_runs(
+    store: TrackingStore, store_id: str, is_dead: Callable[[str], bool]
+) -> list[Any]:
+    """Mark FAILED the RUNNING runs of backup store `store_id` whose process died.
+
+    A process killed outright (SIGKILL, the OOM killer, a lost machine) never ends its MLflow
+    run. `is_dead` gets a run's lock path. Returns the runs marked, as they were found.
+    """
+    where = f"attributes.status = 'RUNNING' and tags.`{BACKUP_STORE_TAG}` = '{store_id}'"
+    running = store.client.search_runs([store.experiment_id], filter_string=where)
+    dead = [run for run in running if is_dead(run.data.tags.get(BACKUP_LOCK_TAG, ""))]
+    for run in dead:
+        store.client.set_terminated(run.info.run_id, "FAILED")
+        log.warning("MLflow run %s died without ending: marked FAILED", run.info.run_id)
+    return dead
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a run holds: its tags, the latest value of each metric, its params."""
+
+    run_id: str
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    params: dict[str, str]
+
+
+def read_run(store: TrackingStore, run_id: str) -> RunRecord:
+    with store_errors():
+        data = store.client.get_run(run_id).data
+    return RunRecord(run_id, dict(data.tags), dict(data.metrics), dict(data.params))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from imdb_sentiment.checkout import project_root
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.redact import redact_urls
-from imdb_sentiment.tracking.names import BACKUP_LOCK_TAG, BACKUP_STORE_TAG, EXPERIMENT
+from imdb_sentiment.tracking.names import EXPERIMENT
 from imdb_sentiment.tracking.store_file import check_store_file
 
 if TYPE_CHECKING:
@@ -255,50 +255,6 @@ def fluent_run(store: TrackingStore, run_id: str) -> Iterator[None]:
 
     with fluent_uri(store.uri), mlflow.start_run(run_id=run_id, log_system_metrics=False):
         yield
-
-
-def epoch_logger(store: TrackingStore, run_id: str) -> keras.callbacks.Callback:
-    """A Keras callback that logs each epoch's logs to `run_id` with step = epoch + 1."""
-    import keras
-
-    class EpochMetrics(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-            log_metrics(store, run_id, {k: float(v) for k, v in (logs or {}).items()}, epoch + 1)
-
-    return EpochMetrics()
-
-
-def fail_dead_runs(
-    store: TrackingStore, store_id: str, is_dead: Callable[[str], bool]
-) -> list[Any]:
-    """Mark FAILED the RUNNING runs of backup store `store_id` whose process died.
-
-    A process killed outright (SIGKILL, the OOM killer, a lost machine) never ends its MLflow
-    run. `is_dead` gets a run's lock path. Returns the runs marked, as they were found.
-    """
-    where = f"attributes.status = 'RUNNING' and tags.`{BACKUP_STORE_TAG}` = '{store_id}'"
-    running = store.client.search_runs([store.experiment_id], filter_string=where)
-    dead = [run for run in running if is_dead(run.data.tags.get(BACKUP_LOCK_TAG, ""))]
-    for run in dead:
-        store.client.set_terminated(run.info.run_id, "FAILED")
-        log.warning("MLflow run %s died without ending: marked FAILED", run.info.run_id)
-    return dead
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """What a run holds: its tags, the latest value of each metric, its params."""
-
-    run_id: str
-    tags: dict[str, str]
-    metrics: dict[str, float]
-    params: dict[str, str]
-
-
-def read_run(store: TrackingStore, run_id: str) -> RunRecord:
-    with store_errors():
-        data = store.client.get_run(run_id).data
-    return RunRecord(run_id, dict(data.tags), dict(data.metrics), dict(data.params))
 
 
 def run_experiment_id(uri: str, run_id: str) -> str:

@@ -11,12 +11,11 @@ import mlflow
 import pytest
 
 from imdb_sentiment.tracking.names import BACKUP_LOCK_TAG, BACKUP_STORE_TAG, EXPERIMENT
+from imdb_sentiment.tracking.runs import epoch_logger, fail_dead_runs
 from imdb_sentiment.tracking.store import (
     TrackingStore,
     TrackingStoreError,
     connect,
-    epoch_logger,
-    fail_dead_runs,
     find_store,
     fluent_uri,
     log_artifact,
