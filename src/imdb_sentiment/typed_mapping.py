@@ -1,6 +1,6 @@
 """Frozen dataclasses from YAML, strictly: every key known, present and of its type.
 
-Nothing here knows about params.yaml's sections (config.py declares them); a mapping that
+Nothing here knows about params.yaml's sections (config/ declares them); a mapping that
 does not fit raises TypedMappingError naming the dotted key and what it allows. The YAML
 itself is read without anchors and aliases: a few lines of them expand into gigabytes (a
 "billion laughs"), and a params file has no need for them.
