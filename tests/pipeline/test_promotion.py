@@ -87,6 +87,16 @@ def test_first_model_becomes_champion_then_only_a_significantly_better_one_repla
     )
     logged = {a.path for a in client.list_artifacts(run_id, "promotion")}
     assert logged == {"promotion/promotion.json"}
+    # The version's model card: its description, and model_card.md in its run.
+    card = versions["3"].description
+    assert card == mlflow.artifacts.load_text(f"runs:/{run_id}/model_card.md")
+    assert "English movie reviews" in card and "**rejected**" in card
+    assert "against champion version 2 on 48 test reviews" in card.lower()
+    assert f"McNemar exact p-value {weak_again['comparison']['p_value']:.4g}" in card
+    assert f"| train | 36 | `{(workspace['prepared'] / 'train.npz').as_posix()}`" in card
+    assert f"`{file_md5(workspace['test'])}`" in card and "| accuracy |" in card
+    assert "last 24 tokens" in card and "Out-of-vocabulary share" in card
+    assert "no p-value" in versions["1"].description
 
 
 @pytest.mark.slow

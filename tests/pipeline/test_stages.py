@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from imdb_sentiment.tracking.lineage import file_md5
 from pipeline import prepare
 from tests.conftest import PER_LABEL
 from tests.pipeline.stages import (
@@ -193,11 +194,37 @@ def test_train_and_evaluate_track_one_complete_mlflow_run(
     docs = {a.path for a in client.list_artifacts(run_id, "validation/data_docs")}
     assert "validation/data_docs/index.html" in docs
 
+    assert_datasets_and_linked_metrics(client, run, workspace)
+
     with np.load(workspace["prepared"] / "test.npz") as npz:
         x = npz["x"][:5]
     logged = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     predictions = np.asarray(logged.predict(x)).ravel()
     assert predictions.shape == (5,) and ((predictions >= 0) & (predictions <= 1)).all()
+
+
+def assert_datasets_and_linked_metrics(
+    client: mlflow.MlflowClient, run: mlflow.entities.Run, workspace: dict[str, Path]
+) -> None:
+    """The splits are the run's MLflow datasets; the test metrics the text model's on test."""
+    inputs = {i.dataset.name: i for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"train", "val", "test"}
+    counts = {"train": 36, "val": 12, "test": 48}
+    for name, context in (("train", "training"), ("val", "validation"), ("test", "testing")):
+        path = workspace["prepared"] / f"{name}.npz"
+        dataset = inputs[name].dataset
+        assert dataset.digest == file_md5(path)  # the digest dvc.lock records
+        assert json.loads(dataset.source) == {"uri": path.as_posix()}
+        assert json.loads(dataset.profile)["num_rows"] == counts[name]
+        assert [(t.key, t.value) for t in inputs[name].tags] == [("mlflow.data.context", context)]
+    model_uri = json.loads(workspace["text_model"].read_text())["model_uri"]
+    model = client.get_logged_model(model_uri.removeprefix("models:/"))
+    linked = {m.key: m for m in model.metrics if m.key.startswith("test_")}
+    assert linked["test_accuracy"].value == run.data.metrics["test_accuracy"]
+    assert {(m.dataset_name, m.dataset_digest) for m in linked.values()} == {
+        ("test", file_md5(workspace["test"]))
+    }
+    assert {"test_tp", "test_roc_auc"} <= set(linked)
 
 
 def test_capped_run_keeps_labels_balanced_and_validates(workspace: dict[str, Path]) -> None:

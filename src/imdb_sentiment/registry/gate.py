@@ -19,6 +19,7 @@ from scipy.stats import binomtest
 
 from imdb_sentiment.config import PromoteParams
 from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.registry.model_card import publish_card
 from imdb_sentiment.registry.text_model import SENTIMENT_LABELS, load_text_model
 from imdb_sentiment.tracking.names import CHAMPION, REGISTERED_MODEL
 from imdb_sentiment.tracking.store import TrackingStore, fluent_uri, store_errors
@@ -192,6 +193,7 @@ def run_gate(
     report.update(decision=decision, reason=reason)
     after = version if promoted or champion is None else champion
     report["champion_after"] = str(after.version)
+    publish_card(store.client, version, report)  # before the alias moves: all or nothing
     _record(store.client, version, champion, decision, reason, comparison)
     store.client.log_dict(challenger.run_id, report, "promotion/promotion.json")
     log.info("%s version %s: %s", decision, version.version, reason)

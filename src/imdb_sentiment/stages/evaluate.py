@@ -14,12 +14,17 @@ from imdb_sentiment.data.prepared import load_split
 from imdb_sentiment.files import write_json
 from imdb_sentiment.modeling.metrics import Evaluation, compute_metrics, plot_curves
 from imdb_sentiment.registry.text_model import TextModelFiles, log_text_model
+from imdb_sentiment.tracking.datasets import (
+    DatasetRef,
+    log_linked_metrics,
+    log_split_datasets,
+    model_id_of,
+)
 from imdb_sentiment.tracking.lineage import lineage_tags
 from imdb_sentiment.tracking.store import (
     TrackingStore,
     connect,
     log_artifact,
-    log_metrics,
     reopened_run,
     set_tags,
 )
@@ -59,20 +64,30 @@ def evaluate_and_log(
     files = TextModelFiles(model_path, vocab, x.shape[1], cfg.threshold)
     # Reopen the training run so one run holds params, learning curves and test results.
     with reopened_run(store, run_id):
-        log_evaluation(store, run_id, evaluation, list(images.values()))
+        test_set = log_split_datasets(store, run_id, {"test": test_path})["test"]
         set_tags(store, run_id, lineage_tags([*lineage, model_path, test_path]))
         with tempfile.TemporaryDirectory() as tmp:
             text_model_uri = log_text_model(store, run_id, files, Path(tmp))
+        # After the model: its test metrics then name the test set, which MLflow drops from
+        # the metrics a run already had when it copies them to a model being logged.
+        model_id = model_id_of(text_model_uri)
+        log_evaluation(store, run_id, evaluation, list(images.values()), test_set, model_id)
     log.info("raw-text model %s", text_model_uri)
     return Scored(evaluation, text_model_uri)
 
 
 def log_evaluation(
-    store: TrackingStore, run_id: str, evaluation: Evaluation, images: list[Path]
+    store: TrackingStore,
+    run_id: str,
+    evaluation: Evaluation,
+    images: list[Path],
+    test_set: DatasetRef,
+    model_id: str,
 ) -> None:
-    """The `test_*` metrics, the curve images and their points under `evaluation/`."""
-    log_metrics(store, run_id, {f"test_{k}": v for k, v in evaluation.metrics.items()})
-    log_metrics(store, run_id, {f"test_{k}": float(v) for k, v in evaluation.confusion.items()})
+    """The `test_*` metrics, as `model_id`'s on `test_set`; the curves under `evaluation/`."""
+    metrics = {f"test_{k}": float(v) for k, v in evaluation.metrics.items()}
+    metrics.update({f"test_{k}": float(v) for k, v in evaluation.confusion.items()})
+    log_linked_metrics(store, run_id, metrics, test_set, model_id)
     for path in images:
         log_artifact(store, run_id, path, "evaluation")
     with tempfile.TemporaryDirectory() as tmp:

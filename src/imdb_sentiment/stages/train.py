@@ -35,6 +35,7 @@ from imdb_sentiment.modeling.runtime import (
     runtime_tags,
 )
 from imdb_sentiment.stages.train_resume import ResumePoint, find_resume_point, open_backup
+from imdb_sentiment.tracking.datasets import log_split_datasets
 from imdb_sentiment.tracking.lineage import run_tags
 from imdb_sentiment.tracking.names import DEVICE_TAG
 from imdb_sentiment.tracking.preflight import printable_uri
@@ -145,7 +146,7 @@ def log_training_inputs(
     data_reports: list[Path],
     source: Source | None = None,
 ) -> None:
-    """Params, data facts, vocabulary, validate's reports and the replicas, into the run.
+    """Params, data facts and datasets, vocabulary, validate's reports, replicas, into the run.
 
     `source` is what download really read (IMDB_URL/IMDB_SHA256 override params.yaml).
     """
@@ -156,6 +157,7 @@ def log_training_inputs(
     meta = setup.data.meta
     counts = {f"data.n_{name}": count for name, count in meta["counts"].items()}
     log_params(store, run_id, {"data.vocab_size": meta["vocab_size"], **counts})
+    log_split_datasets(store, run_id, setup.data.inputs)  # the run page's Datasets
     if source is not None:
         effective = {"download.effective_url": source.location}
         log_params(store, run_id, {**effective, "download.effective_sha256": source.sha256})
