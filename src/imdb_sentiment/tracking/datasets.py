@@ -17,11 +17,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imdb_sentiment.data.prepared import load_split
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.tracking.lineage import file_md5
 from imdb_sentiment.tracking.store import TrackingStore, store_errors
+
+if TYPE_CHECKING:
+    from mlflow.entities import Dataset
 
 # The value of the `mlflow.data.context` input tag for each split.
 SPLIT_CONTEXTS = {"train": "training", "val": "validation", "test": "testing"}
@@ -37,7 +41,7 @@ class DatasetRef:
     digest: str  # the file's md5, as dvc.lock records it
 
 
-def split_dataset(name: str, path: Path) -> tuple[object, DatasetRef]:
+def split_dataset(name: str, path: Path) -> tuple[Dataset, DatasetRef]:
     """The MLflow dataset entity for split `name` stored at `path`, and its reference."""
     import mlflow.data
     from mlflow.data.dataset_source_registry import get_dataset_source_from_json
