@@ -15,6 +15,7 @@ from imdb_sentiment.registry.text_model import (
     SENTIMENT_LABELS,
     ReviewsRefused,
     check_reviews,
+    predict_rows,
     request_caps,
     review_problem,
     to_sentiments,
@@ -78,3 +79,18 @@ def test_versions_logged_before_the_caps_existed_get_the_first_shipped_ones() ->
     assert request_caps(logged) == CAPS
     del logged["serve"]
     assert request_caps(logged) == LEGACY_SERVE
+
+
+def test_rows_are_scored_in_slices_as_one_predict_call_scores_them() -> None:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    model = keras.Sequential(
+        [keras.Input((6,)), layers.Embedding(50, 4), layers.Flatten(), layers.Dense(1, "sigmoid")]
+    )
+    x = np.random.default_rng(0).integers(0, 50, size=(2345, 6))  # 2 full slices and a part
+    expected = model.predict(x, verbose=0).ravel().astype(np.float64)
+    got = predict_rows(model, x)
+    assert got.dtype == np.float64 and got.shape == (2345,)
+    np.testing.assert_array_equal(got, expected)
