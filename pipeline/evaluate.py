@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from imdb_sentiment.config import EvaluateParams, load_params, load_section
+from imdb_sentiment.config import EvaluateParams, ServeParams, load_params, load_section
 from imdb_sentiment.entrypoint import run_stage
 from imdb_sentiment.files import read_json, staged_outputs, write_json
 from imdb_sentiment.modeling.runtime import select_backend
@@ -17,7 +17,7 @@ from imdb_sentiment.tracking.store import tracking_uri
 log = logging.getLogger("pipeline.evaluate")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--test", type=Path, required=True, help="prepared test .npz")
@@ -36,10 +36,16 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="an upstream output whose md5 to tag the run with (repeatable)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     def body() -> None:
-        cfg = load_section(load_params(args.params), "evaluate", EvaluateParams)
+        params = load_params(args.params)
+        cfg = load_section(params, "evaluate", EvaluateParams)
+        serve = load_section(params, "serve", ServeParams)  # baked into the raw-text model
         run = read_json(args.run)
         uri = tracking_uri()
         check_store(uri)  # not minutes of MLflow retries after scoring
@@ -52,7 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         with staged_outputs() as out:
             plots = out.directory(args.plots)
             scored = evaluate_and_log(
-                uri, args.model, args.test, run["run_id"], cfg, plots, args.vocab, args.lineage
+                uri,
+                args.model,
+                args.test,
+                run["run_id"],
+                cfg,
+                serve,
+                plots,
+                args.vocab,
+                args.lineage,
             )
             evaluation = scored.evaluation
             out.write_json(args.metrics, {"test": {**evaluation.metrics, **evaluation.confusion}})

@@ -174,13 +174,58 @@ def test_server_refuses_what_is_not_a_list_of_review_texts_with_a_400(
     assert message in body["message"]
 
 
+CAPS = tiny_params()["serve"]  # what evaluate baked into the champion
+MAX_REVIEWS, MAX_CHARS = CAPS["max_reviews_per_request"], CAPS["max_chars_per_review"]
+
+
+def padded(review: str, length: int) -> str:
+    """`review` grown to exactly `length` characters by repeating its words."""
+    return (review + " ") * (length // (len(review) + 1)) + "x" * (length % (len(review) + 1))
+
+
 @pytest.mark.slow
-def test_server_scores_a_batch_of_1000_reviews(server: str) -> None:
-    reviews = [POSITIVE_REVIEW if i % 2 else NEGATIVE_REVIEW for i in range(1000)]
+def test_server_scores_a_request_at_both_caps(server: str) -> None:
+    reviews = [POSITIVE_REVIEW if i % 2 else NEGATIVE_REVIEW for i in range(MAX_REVIEWS - 1)]
+    reviews.append(padded(POSITIVE_REVIEW, MAX_CHARS))
+    assert len(reviews[-1]) == MAX_CHARS
     status, body = invoke(server, {"inputs": reviews})
     assert status == 200, body
     labels = [row["label"] for row in body["predictions"]]
-    assert labels == ["positive" if i % 2 else "negative" for i in range(1000)]
+    assert labels[:-1] == ["positive" if i % 2 else "negative" for i in range(MAX_REVIEWS - 1)]
+
+
+@pytest.mark.slow
+def test_server_refuses_a_request_over_a_cap_with_a_short_400(server: str) -> None:
+    too_many = [POSITIVE_REVIEW] * (MAX_REVIEWS + 1)
+    too_long = [NEGATIVE_REVIEW, padded(POSITIVE_REVIEW, MAX_CHARS + 1)]
+    for reviews, message in [
+        (
+            too_many,
+            f"{MAX_REVIEWS + 1:,} reviews in one request; this model takes at most "
+            f"{MAX_REVIEWS:,} (serve.max_reviews_per_request): send fewer at once",
+        ),
+        (
+            too_long,
+            f"review 2 has {MAX_CHARS + 1:,} characters; this model takes at most "
+            f"{MAX_CHARS:,} (serve.max_chars_per_review): shorten it",
+        ),
+    ]:
+        status, body = invoke(server, {"inputs": reviews})
+        assert (status, body["message"]) == (400, message)  # not the whole request echoed
+
+
+@pytest.mark.slow
+def test_predict_applies_the_models_caps_in_one_line(checkout: Path) -> None:
+    reviews = checkout / "too_many.txt"
+    reviews.write_text(f"{POSITIVE_REVIEW}\n" * (MAX_REVIEWS + 1), encoding="utf-8")
+    result = predict(checkout, "--file", str(reviews))
+    assert result.returncode == 1 and not result.stdout
+    ours = [line for line in result.stderr.splitlines() if line.startswith("imdb-sentiment")]
+    assert ours == [  # TensorFlow's start-up notes aside
+        f"imdb-sentiment: error: {MAX_REVIEWS + 1:,} reviews in one request; this model takes "
+        f"at most {MAX_REVIEWS:,} (serve.max_reviews_per_request): send fewer at once"
+    ]
+    assert "Traceback" not in result.stderr
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -212,3 +257,6 @@ def test_the_scoring_servers_own_limits_as_docs_serving_states(server: str) -> N
     assert csv[0] == 400 and b'"stack_trace": "Traceback' in csv[1]  # internals shown
     assert nested == (500, b"Internal Server Error")
     assert echoed[0] == 400 and len(echoed[1]) > len(junk)  # the whole body, echoed
+    long_review = padded(POSITIVE_REVIEW, 100_000)
+    status, typed = invoke(server, {"inputs": [long_review, 5]})  # MLflow's own type check
+    assert status == 400 and long_review in typed["message"]  # the whole input, echoed

@@ -267,8 +267,8 @@ def test_pipeline_params_check_every_section(tmp_path: Path) -> None:
 
 
 def test_pipeline_params_name_an_unknown_section(tmp_path: Path) -> None:
-    params = {**repo_params(), "serve": {"port": 8080}}
-    with pytest.raises(ConfigError, match=r"unknown section 'serve'; allowed: base, download"):
+    params = {**repo_params(), "deploy": {"port": 8080}}
+    with pytest.raises(ConfigError, match=r"unknown section 'deploy'; allowed: base, download"):
         load_pipeline_params(_write(tmp_path, params))
 
 

@@ -13,7 +13,12 @@ from pathlib import Path
 
 from imdb_sentiment.config.data import BaseParams, DownloadParams, PrepareParams, ValidateParams
 from imdb_sentiment.config.loading import ConfigError, load_params, load_section
-from imdb_sentiment.config.release import EvaluateParams, PromoteParams, ReproduceParams
+from imdb_sentiment.config.release import (
+    EvaluateParams,
+    PromoteParams,
+    ReproduceParams,
+    ServeParams,
+)
 from imdb_sentiment.config.train import (
     BACKEND_CHOICES,
     BACKENDS,
@@ -43,6 +48,7 @@ __all__ = [
     "PromoteParams",
     "ReproduceParams",
     "RuntimeParams",
+    "ServeParams",
     "TrainParams",
     "ValidateParams",
     "load_params",
@@ -61,6 +67,7 @@ class PipelineParams:
     validate: ValidateParams
     train: TrainParams
     evaluate: EvaluateParams
+    serve: ServeParams
     promote: PromoteParams
     reproduce: ReproduceParams
 

@@ -1,4 +1,4 @@
-"""The sections after training: evaluate, promote, reproduce."""
+"""The sections after training: evaluate, serve, promote, reproduce."""
 
 from __future__ import annotations
 
@@ -16,6 +16,19 @@ class EvaluateParams:
     def __post_init__(self) -> None:
         _require(self.batch_size > 0, "evaluate.batch_size", "a positive integer")
         _require(0 < self.threshold < 1, "evaluate.threshold", "a number in (0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeParams:
+    # What one request to the raw-text model may hold; `evaluate` bakes both into the model it
+    # logs, so `mlflow models serve` and `imdb-sentiment predict` refuse more with one line.
+    max_reviews_per_request: int
+    max_chars_per_review: int
+
+    def __post_init__(self) -> None:
+        reviews, chars = self.max_reviews_per_request, self.max_chars_per_review
+        _require(reviews > 0, "serve.max_reviews_per_request", "a positive integer")
+        _require(chars > 0, "serve.max_chars_per_review", "a positive integer")
 
 
 @dataclasses.dataclass(frozen=True)

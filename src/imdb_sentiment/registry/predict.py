@@ -17,6 +17,7 @@ def predict_reviews(
     """(label, probability of positive) per review, from the raw-text model at `model_uri`."""
     # Loaded here, not at import: the CLI parses its arguments without MLflow and Keras.
     from imdb_sentiment.registry.text_model import (
+        ReviewsRefused,
         TextModelLoadError,
         load_text_model,
         review_problem,
@@ -35,4 +36,8 @@ def predict_reviews(
             else "check the URI and MLFLOW_TRACKING_URI"
         )
         raise PredictError(f"cannot load {model_uri} ({exc}); {hint}") from exc
-    return [(answer.label, answer.probability) for answer in model.predict(reviews)]
+    try:
+        answers = model.predict(reviews)
+    except ReviewsRefused as exc:  # the model's own caps (params.yaml `serve` when logged)
+        raise PredictError(exc.message) from None
+    return [(answer.label, answer.probability) for answer in answers]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import keras
 
-from imdb_sentiment.config import EvaluateParams
+from imdb_sentiment.config import EvaluateParams, ServeParams
 from imdb_sentiment.data.prepared import load_split
 from imdb_sentiment.files import write_json
 from imdb_sentiment.modeling.metrics import Evaluation, compute_metrics, plot_curves
@@ -44,6 +44,7 @@ def evaluate_and_log(
     test_path: Path,
     run_id: str,
     cfg: EvaluateParams,
+    serve: ServeParams,
     plots_dir: Path,
     vocab: Path,
     lineage: list[Path],
@@ -51,8 +52,9 @@ def evaluate_and_log(
     """Score the model on the test split; log the results and the raw-text model to `run_id`.
 
     The raw-text model is logged here, not in `train`, because the decision threshold it
-    answers with is `evaluate.threshold`: what is served is what was evaluated. `lineage`
-    files get their md5 tagged on the run (see `lineage_tags`). `uri` is the MLflow store.
+    answers with is `evaluate.threshold`: what is served is what was evaluated. It refuses
+    requests larger than `serve` allows. `lineage` files get their md5 tagged on the run
+    (see `lineage_tags`). `uri` is the MLflow store.
     """
     x, y = load_split(test_path)
     model = keras.saving.load_model(model_path)
@@ -61,7 +63,7 @@ def evaluate_and_log(
     images = plot_curves(evaluation, plots_dir)
 
     store = connect(uri)
-    files = TextModelFiles(model_path, vocab, x.shape[1], cfg.threshold)
+    files = TextModelFiles(model_path, vocab, x.shape[1], cfg.threshold, serve)
     # Reopen the training run so one run holds params, learning curves and test results.
     with reopened_run(store, run_id):
         test_set = log_split_datasets(store, run_id, {"test": test_path})["test"]
