@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -104,6 +105,8 @@ def add_experiments_arguments(parser: argparse.ArgumentParser) -> None:
 def predict(args: argparse.Namespace) -> None:
     """The `predict` command: one line per review, in input order."""
     reviews = gather_reviews(args.reviews, args.file, sys.stdin.buffer)
+    # MLflow draws a progress bar while it copies the model's files: only the answers print.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri(cwd=_checkout())
     # A registered or logged model is in the store: reading it must not create one.
     check_store(uri, must_exist=args.model_uri.startswith(("models:/", "runs:/")))
