@@ -73,6 +73,17 @@ def test_layers_of_one_class_are_found_by_keras_saved_names(tmp_path: Path) -> N
     np.testing.assert_allclose(load_numpy_model(path).predict(token_ids()), expected, atol=1e-6)
 
 
+def test_a_bidirectional_sequence_keeps_time_order(tmp_path: Path) -> None:
+    """build_model max-pools a bidirectional sequence (order-blind); an LSTM after it is not."""
+    inputs = keras.Input(shape=(MAXLEN,), dtype="int32")
+    x = keras.layers.Embedding(MAX_FEATURES, 4)(inputs)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True))(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.LSTM(2)(x))
+    path = saved(keras.Model(inputs, outputs), tmp_path / "model.keras")
+    expected = keras.saving.load_model(path).predict(token_ids(), verbose=0).ravel()
+    np.testing.assert_allclose(load_numpy_model(path).predict(token_ids()), expected, atol=1e-6)
+
+
 def test_a_layer_it_does_not_implement_is_refused_by_name(tmp_path: Path) -> None:
     inputs = keras.Input(shape=(MAXLEN,), dtype="int32")
     x = keras.layers.Embedding(MAX_FEATURES, 4)(inputs)
