@@ -318,7 +318,6 @@ def test_the_generated_dockerfile_serves_the_champion_with_what_it_imports(
 ) -> None:
     """`mlflow models generate-dockerfile`, run for real: the image docs/serving.md describes."""
     from mlflow import MlflowClient
-    from packaging.utils import canonicalize_name
 
     from imdb_sentiment.registry.text_model import serving_requirements
 
@@ -361,8 +360,14 @@ def test_the_generated_dockerfile_serves_the_champion_with_what_it_imports(
     requirements = (model_dir / "requirements.txt").read_text().split()
     assert requirements == [mlflow_pin, *serving_requirements()]
 
-    # What the image installs covers what serving imports; the tokenizer comes from the copy
-    # of this package in the image's model directory, which no requirement installs.
+    assert_serving_imports_are_installed(model_dir, requirements)
+
+
+def assert_serving_imports_are_installed(model_dir: Path, requirements: list[str]) -> None:
+    """What the image installs covers what serving imports; the tokenizer comes from the copy
+    of this package in the image's model directory, which no requirement installs."""
+    from packaging.utils import canonicalize_name
+
     loaded = subprocess.run(
         [sys.executable, "-c", IMPORTS_OF_A_SERVED_MODEL, str(model_dir), POSITIVE_REVIEW],
         env=user_env(),

@@ -1,4 +1,4 @@
-"""`predict_reviews`: one-line errors that say how to get a model to predict with."""
+"""`predict_reviews`: one-line errors that say how to get a model; the pyfunc where numpy cannot."""
 
 from __future__ import annotations
 
