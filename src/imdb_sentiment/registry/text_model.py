@@ -194,12 +194,17 @@ def check_encoder(encoder: TextEncoder, expected: list[dict[str, Any]]) -> None:
     A process that imported another version of this package first (the bundled copy only
     wins in a fresh one) would otherwise skew silently.
     """
-    got = encoder.encode([case["text"] for case in expected]).tolist()
-    if got != [case["ids"] for case in expected]:
+    if not encoder_matches(encoder, expected):
         raise MlflowException(
             "this model's tokenizer differs from the imdb_sentiment code loaded in this "
             "process; load the model in a fresh process or with the commit it was trained at"
         )
+
+
+def encoder_matches(encoder: TextEncoder, expected: list[dict[str, Any]]) -> bool:
+    """Whether `encoder` gives the self-test reviews the ids training's tokenizer gave."""
+    got = encoder.encode([case["text"] for case in expected]).tolist()
+    return bool(got == [case["ids"] for case in expected])
 
 
 @dataclass(frozen=True)
@@ -259,6 +264,7 @@ class BundledKerasModel:
 
     keras_file: Path
     requirements: dict[str, str]  # package -> pinned version, from requirements.txt
+    artifacts: dict[str, Path]  # log_text_model's artifacts: keras_model, vocab, config
 
 
 def download_keras_model(uri: str, model_uri: str, dest: Path) -> BundledKerasModel:
@@ -267,12 +273,21 @@ def download_keras_model(uri: str, model_uri: str, dest: Path) -> BundledKerasMo
         with fluent_uri(uri):
             local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(dest)))
         flavor = yaml.safe_load((local / MLMODEL_FILE).read_text(encoding="utf-8"))
-        keras_path = flavor["flavors"]["python_function"]["artifacts"]["keras_model"]["path"]
+        logged = flavor["flavors"]["python_function"]["artifacts"]
+        artifacts = {name: local / entry["path"] for name, entry in logged.items()}
+        keras_file = artifacts["keras_model"]
         lines = (local / _REQUIREMENTS_FILE).read_text(encoding="utf-8").splitlines()
-    except (MlflowException, OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+    except (
+        MlflowException,
+        OSError,
+        LookupError,
+        TypeError,
+        AttributeError,
+        yaml.YAMLError,
+    ) as exc:
         raise TextModelLoadError(f"{model_uri}: {first_line(exc)}") from exc
     pins = dict(line.strip().partition("==")[::2] for line in lines if "==" in line)
-    return BundledKerasModel(local / keras_path, pins)
+    return BundledKerasModel(keras_file, pins, artifacts)
 
 
 def serving_requirements() -> list[str]:

@@ -1,4 +1,4 @@
-"""`predict_reviews`: one-line errors that say how to get a model to predict with."""
+"""`predict_reviews`: one-line errors that say how to get a model; the pyfunc where numpy cannot."""
 
 from __future__ import annotations
 
@@ -31,3 +31,51 @@ def test_another_missing_model_says_to_check_the_uri(tmp_path: Path) -> None:
 def test_an_empty_review_is_refused_before_any_model_loads() -> None:
     with pytest.raises(PredictError, match=r"^review 2 is empty; pass the review.s text$"):
         predict_reviews("sqlite:///nowhere/none.db", CHAMPION_URI, ["good", " "])
+
+
+@pytest.mark.slow
+def test_a_model_the_numpy_pass_does_not_cover_is_scored_by_the_pyfunc(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mixed precision: the numpy pass refuses it, the pyfunc answers, with its answers."""
+    import json
+
+    import keras
+
+    from imdb_sentiment.config import ModelParams
+    from imdb_sentiment.modeling.model import build_model
+    from imdb_sentiment.registry.text_model import TextModelFiles, load_text_model, log_text_model
+
+    words = ["good", "great", "bad", "awful", "film", "plot"]
+    vocab = tmp_path / "vocab.json"
+    vocab.write_text(json.dumps({w: i for i, w in enumerate(words, start=3)}))
+    params = ModelParams(
+        embedding_dim=8,
+        dropout=0.0,
+        filters=4,
+        kernel_size=3,
+        pool_size=2,
+        lstm_units=4,
+        bidirectional=False,
+        pooling="last",
+        unroll=False,
+    )
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_model(params, max_features=len(words) + 3, maxlen=12)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.save(tmp_path / "model.keras")
+    store = connect(f"sqlite:///{tmp_path / 'mlflow.db'}", cwd=tmp_path)
+    run_id = store.client.create_run(store.experiment_id).info.run_id
+    files = TextModelFiles(tmp_path / "model.keras", vocab, maxlen=12, threshold=0.5)
+    model_uri = log_text_model(store, run_id, files, tmp_path)
+    reviews = ["good great film", "awful bad plot, bad film", "unknown words only"]
+
+    with caplog.at_level("INFO", logger="imdb_sentiment.registry.predict"):
+        answers = predict_reviews(store, model_uri, reviews)
+
+    assert "scoring with Keras (layer Embedding computes in mixed_float16)" in caplog.text
+    served = load_text_model(store.uri, model_uri).predict(reviews)
+    assert [label for label, _ in answers] == [s.label for s in served]
+    assert [p for _, p in answers] == pytest.approx([s.probability for s in served], abs=1e-6)
