@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from imdb_sentiment.config import ServeParams
 from imdb_sentiment.registry.predict import PredictError, predict_reviews
 from imdb_sentiment.tracking.names import CHAMPION_URI
 from imdb_sentiment.tracking.store import connect
@@ -68,7 +69,8 @@ def test_a_model_the_numpy_pass_does_not_cover_is_scored_by_the_pyfunc(
     model.save(tmp_path / "model.keras")
     store = connect(f"sqlite:///{tmp_path / 'mlflow.db'}", cwd=tmp_path)
     run_id = store.client.create_run(store.experiment_id).info.run_id
-    files = TextModelFiles(tmp_path / "model.keras", vocab, maxlen=12, threshold=0.5)
+    serve = ServeParams(max_reviews_per_request=10, max_chars_per_review=1000)
+    files = TextModelFiles(tmp_path / "model.keras", vocab, 12, 0.5, serve)
     model_uri = log_text_model(store, run_id, files, tmp_path)
     reviews = ["good great film", "awful bad plot, bad film", "unknown words only"]
 
