@@ -121,9 +121,11 @@ def baseline_tags(prepared: Path, meta: dict[str, Any]) -> dict[str, str]:
         MODEL_FAMILY_TAG: MODEL_FAMILY,
         _RUN_NOTE_TAG: (
             "Reference baseline, never registered or promoted: NBSVM (Wang & Manning 2012), "
-            f"uni- to n-gram log-count ratios and a linear SVM, trained on the full texts of "
-            f"the {counts['train']:,} train reviews the conv-LSTM learns from; `val_*` on its "
-            f"{counts['val']:,} validation reviews, `test_*` on the {counts['test']:,} test "
-            "reviews. Scores are not probabilities, so no loss is logged."
+            "word n-grams weighted by their log-count ratios and a linear classifier "
+            f"(`baseline.*` params), trained on the full texts of the {counts['train']:,} "
+            f"train reviews the conv-LSTM learns from; `val_*` on its {counts['val']:,} "
+            f"validation reviews, `test_*` on the {counts['test']:,} test reviews. "
+            "`val_loss`/`test_loss` only where the scores are probabilities (logistic "
+            "regression, no interpolation)."
         ),
     }

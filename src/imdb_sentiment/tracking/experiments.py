@@ -149,7 +149,8 @@ def _selected(
             f"epoch {best.model_epoch} of {best.epochs}.",
             f"  Reproduce: `dvc exp run {reproduce}`",
         ]
-    seeds = ", ".join("null" if s == "None" else s for s in config.seeds)
+    ordered = sorted(config.seeds, key=lambda s: (s != "None", len(s), s))  # null, 1, 2, 10
+    seeds = ", ".join("null" if s == "None" else s for s in ordered)
     runs = ", ".join(f"`{c.run_id}`" for c in config.runs)
     return [
         f"- **{_run_label(best)}** and its other seeds (runs {runs}): validation accuracy "

@@ -13,7 +13,13 @@ from imdb_sentiment.config import BaselineParams
 from tests.factory import review_text
 
 CFG = BaselineParams(
-    ngram_min=1, ngram_max=2, alpha=1.0, svm_c=1.0, interpolation=0.25, max_iter=1000
+    ngram_min=1,
+    ngram_max=2,
+    alpha=1.0,
+    classifier="logistic",
+    c=1.0,
+    interpolation=1.0,
+    max_iter=1000,
 )
 
 
@@ -56,9 +62,19 @@ def test_it_learns_the_sentiment_words_and_generalizes() -> None:
     held_out, held_labels = reviews(100, seed=3)
     evaluation = score_nbsvm(model, held_out, held_labels)
     assert evaluation.metrics["accuracy"] >= 0.9
-    assert "loss" not in evaluation.metrics  # margins are no probabilities
+    assert 0 < evaluation.metrics["loss"] < 0.69  # logistic regression: probabilities
     assert sum(evaluation.confusion.values()) == len(held_out)
     assert model.decision(["wonderful superb"])[0] > 0 > model.decision(["awful dull"])[0]
+
+
+@pytest.mark.parametrize(("classifier", "interpolation"), [("svm", 1.0), ("logistic", 0.25)])
+def test_uncalibrated_scores_report_no_loss(classifier: str, interpolation: float) -> None:
+    texts, labels = reviews(100, seed=2)
+    cfg = BaselineParams(**{**vars(CFG), "classifier": classifier, "interpolation": interpolation})
+    model = fit_nbsvm(texts, labels, cfg, seed=0)
+    evaluation = score_nbsvm(model, *reviews(100, seed=3))
+    assert evaluation.metrics["accuracy"] >= 0.9
+    assert "loss" not in evaluation.metrics  # a margin or blended weights: no probabilities
 
 
 def reviews(n: int, seed: int) -> tuple[list[str], np.ndarray]:
