@@ -131,7 +131,9 @@ def test_team_mode_postgres_server_dvc_remote_clone_and_retrain(
     assert file_md5(clone / "models" / "model.keras") == model_md5
     assert file_md5(root / "models" / "model.keras") == model_md5
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    assert len(client.search_runs([experiment.experiment_id])) == 1
+    runs = client.search_runs([experiment.experiment_id])
+    # The training run and the NBSVM baseline's reference run.
+    assert sorted(run.data.tags.get("reference_baseline", "") for run in runs) == ["", "true"]
 
     retrain_twice_in_clone(clone, env, team, client, tmp_path)
 
@@ -163,7 +165,8 @@ def retrain_twice_in_clone(
         assert run.data.params["train.fit.epochs"] == str(epochs)
     versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
     assert sorted(int(v.version) for v in versions) == [1, 2, 3]
-    assert len(query(team, "SELECT run_uuid FROM runs")) == 3
+    # Three trainings and the first repro's NBSVM run (retrain changed train params only).
+    assert len(query(team, "SELECT run_uuid FROM runs")) == 4
     # retrain pushed what it computed: the remote has every output the clone's dvc.lock names.
     assert json.loads(stdout(["dvc", "status", "--cloud", "--json"], clone, env)) == {}
 
