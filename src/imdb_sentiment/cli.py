@@ -65,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
             "experiments",
             help="rank tracked runs by validation accuracy into a Markdown report",
             description="Rank the finished runs that share this checkout's validation split by "
-            "validation accuracy, show test accuracy for the selected runs only, write the "
-            "report and log it to the selected runs.",
+            "validation accuracy (runs that differ only in train.seed as one configuration, by "
+            "their mean), show test accuracy only for the selected configurations and the one "
+            "params.yaml sets up, list reference runs (NBSVM) apart, write the report and log "
+            "it to the selected runs.",
         )
     )
     return parser
