@@ -99,7 +99,10 @@ def test_team_mode_postgres_server_dvc_remote_clone_and_retrain(
     assert promotion["decision"] == "promoted"
 
     # All of it is in PostgreSQL: the server wrote there, not to a file of its own.
-    assert query(team, "SELECT run_uuid FROM runs") == [(run_id,)]
+    # The training run, and the NBSVM baseline's reference run.
+    reference = query(team, "SELECT run_uuid FROM tags WHERE key = 'reference_baseline'")
+    assert len(reference) == 1
+    assert sorted(query(team, "SELECT run_uuid FROM runs")) == sorted([(run_id,), *reference])
     assert query(team, "SELECT name, version FROM model_versions") == [
         (REGISTERED_MODEL, int(version.version))
     ]
