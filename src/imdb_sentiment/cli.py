@@ -66,8 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
             "experiments",
             help="rank tracked runs by validation accuracy into a Markdown report",
             description="Rank the finished runs that share this checkout's validation split by "
-            "validation accuracy, show test accuracy for the selected runs only, write the "
-            "report and log it to the selected runs.",
+            "validation accuracy (runs that differ only in train.seed as one configuration, by "
+            "their mean), show test accuracy only for the selected configurations and the one "
+            "params.yaml sets up, list reference runs (NBSVM) apart, write the report and log "
+            "it to the selected runs.",
         )
     )
     return parser
@@ -97,7 +99,11 @@ def add_experiments_arguments(parser: argparse.ArgumentParser) -> None:
         "`dvc exp run -S` lines start from (default: the checkout's params.yaml)",
     )
     parser.add_argument(
-        "--select", type=int, default=1, help="how many top runs to select (default 1)"
+        "--select",
+        type=int,
+        default=1,
+        help="how many top configurations (runs differing only in train.seed) to select "
+        "(default 1)",
     )
     parser.add_argument("--top", type=int, default=20, help="rows in the table (default 20)")
 
@@ -133,10 +139,14 @@ def rank_experiments(args: argparse.Namespace) -> None:
     check_store(uri, must_exist=True)  # ranking reads runs: it must not create a store
     ranking = write_ranking_report(uri, params, report, args.select, args.top)
     print(f"{len(ranking.ranked)} runs ranked by validation accuracy; report in {report}")  # noqa: T201
-    for c in ranking.selected:
-        test = ranking.test_accuracy.get(c.run_id)
-        shown = "not evaluated" if test is None else f"{test:.4f}"
-        print(f"selected {c.name}: val accuracy {c.val_accuracy:.4f}, test accuracy {shown}")  # noqa: T201
+    for config in ranking.selected:
+        test = config.test_accuracy(ranking.test_accuracy)
+        shown = "not evaluated" if test is None else test.format()
+        seeds = f" ({len(config.runs)} seeds)" if len(config.runs) > 1 else ""
+        print(  # noqa: T201
+            f"selected {config.best.name}{seeds}: val accuracy {config.val_accuracy.format()}, "
+            f"test accuracy {shown}"
+        )
 
 
 def gather_reviews(texts: list[str], path: Path | None, stdin: BinaryIO) -> list[str]:

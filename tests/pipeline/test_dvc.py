@@ -70,6 +70,7 @@ def test_repro_is_idempotent_and_experiments_land_in_one_store(
         "train",
         "evaluate",
         "promote",
+        "baseline",
     }
     # Lineage: the run's md5 tags are the digests dvc.lock records for the same outputs.
     outs = {o["path"]: o["md5"] for st in lock["stages"].values() for o in st.get("outs", [])}
@@ -111,6 +112,10 @@ def test_repro_is_idempotent_and_experiments_land_in_one_store(
     assert "one-epoch" in names and "queued" in names
 
     runs = mlflow.search_runs(experiment_names=["imdb-sentiment"], output_format="list")
+    # The NBSVM baseline's reference runs: for the workspace, and for base.seed=7's split.
+    references = [run for run in runs if run.data.tags.get("reference_baseline") == "true"]
+    assert references and all(run.info.status == "FINISHED" for run in references)
+    runs = [run for run in runs if run not in references]
     by_name = {run.data.tags.get("dvc.exp_name", "workspace"): run for run in runs}
     assert set(by_name) == {"workspace", "one-epoch", "queued"}, list(by_name)
     assert by_name["one-epoch"].data.params["train.fit.epochs"] == "1"

@@ -99,7 +99,10 @@ def test_team_mode_postgres_server_dvc_remote_clone_and_retrain(
     assert promotion["decision"] == "promoted"
 
     # All of it is in PostgreSQL: the server wrote there, not to a file of its own.
-    assert query(team, "SELECT run_uuid FROM runs") == [(run_id,)]
+    # The training run, and the NBSVM baseline's reference run.
+    reference = query(team, "SELECT run_uuid FROM tags WHERE key = 'reference_baseline'")
+    assert len(reference) == 1
+    assert sorted(query(team, "SELECT run_uuid FROM runs")) == sorted([(run_id,), *reference])
     assert query(team, "SELECT name, version FROM model_versions") == [
         (REGISTERED_MODEL, int(version.version))
     ]
@@ -131,7 +134,9 @@ def test_team_mode_postgres_server_dvc_remote_clone_and_retrain(
     assert file_md5(clone / "models" / "model.keras") == model_md5
     assert file_md5(root / "models" / "model.keras") == model_md5
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    assert len(client.search_runs([experiment.experiment_id])) == 1
+    runs = client.search_runs([experiment.experiment_id])
+    # The training run and the NBSVM baseline's reference run.
+    assert sorted(run.data.tags.get("reference_baseline", "") for run in runs) == ["", "true"]
 
     retrain_twice_in_clone(clone, env, team, client, tmp_path)
 
@@ -163,7 +168,8 @@ def retrain_twice_in_clone(
         assert run.data.params["train.fit.epochs"] == str(epochs)
     versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
     assert sorted(int(v.version) for v in versions) == [1, 2, 3]
-    assert len(query(team, "SELECT run_uuid FROM runs")) == 3
+    # Three trainings and the first repro's NBSVM run (retrain changed train params only).
+    assert len(query(team, "SELECT run_uuid FROM runs")) == 4
     # retrain pushed what it computed: the remote has every output the clone's dvc.lock names.
     assert json.loads(stdout(["dvc", "status", "--cloud", "--json"], clone, env)) == {}
 

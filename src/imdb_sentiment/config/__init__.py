@@ -2,7 +2,7 @@
 
 Every value lives in params.yaml; these dataclasses have no defaults, so a missing,
 misspelled or mistyped key fails at start-up with a message naming it. The sections live
-in data.py, train.py and release.py; loading.py reads the file.
+in data.py, train.py, release.py and baseline.py; loading.py reads the file.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 import typing
 from pathlib import Path
 
+from imdb_sentiment.config.baseline import BaselineParams
 from imdb_sentiment.config.data import BaseParams, DownloadParams, PrepareParams, ValidateParams
 from imdb_sentiment.config.loading import ConfigError, load_params, load_section
 from imdb_sentiment.config.release import (
@@ -38,6 +39,7 @@ __all__ = [
     "POOLINGS",
     "PRECISIONS",
     "BaseParams",
+    "BaselineParams",
     "ConfigError",
     "DownloadParams",
     "EvaluateParams",
@@ -70,6 +72,7 @@ class PipelineParams:
     serve: ServeParams
     promote: PromoteParams
     reproduce: ReproduceParams
+    baseline: BaselineParams
 
 
 def load_pipeline_params(path: str | Path = "params.yaml") -> PipelineParams:

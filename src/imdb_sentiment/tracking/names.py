@@ -27,3 +27,10 @@ BACKUP_LOCK_TAG = "train.backup_lock"
 
 # What a training run computed on (cpu, gpu, tpu): `reproduce` picks its rule by it.
 DEVICE_TAG = "train.device"
+
+
+# A reference model's run (the NBSVM baseline): compared with, never selected or promoted.
+REFERENCE_TAG = "reference_baseline"
+
+
+MODEL_FAMILY_TAG = "model_family"

@@ -48,3 +48,19 @@ def add_run(
         client.log_metric(run_id, "test_accuracy", test)
     client.set_terminated(run_id, status)
     return run_id
+
+
+def add_reference_run(
+    client: MlflowClient, experiment_id: str, name: str, val: float, test: float, **params: Any
+) -> str:
+    """A finished NBSVM-like run: tagged a reference, on the default validation set."""
+    tags = {"reference_baseline": "true", "model_family": "nbsvm"}
+    run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+    logged = {"base.seed": "42", "prepare.val_fraction": "0.05"}
+    logged |= {"prepare.max_reviews_per_split": "None", "baseline.c": "1.0"}
+    for key, value in (logged | {k: str(v) for k, v in params.items()}).items():
+        client.log_param(run_id, key, value)
+    for key, value in {"val_accuracy": val, "val_loss": 0.1, "test_accuracy": test}.items():
+        client.log_metric(run_id, key, value)
+    client.set_terminated(run_id, "FINISHED")
+    return run_id

@@ -10,14 +10,15 @@ from mlflow import MlflowClient
 
 from imdb_sentiment.tracking.experiments import write_ranking_report
 from imdb_sentiment.tracking.ranking import RankingError
-from tests.unit.tracking.fake_runs import PARAMS, add_run, flat_params
+from tests.unit.tracking.fake_runs import PARAMS, add_reference_run, add_run, flat_params
 
 
 def test_the_best_validation_run_is_selected_and_only_its_test_accuracy_is_shown(
     runs_store: tuple[str, MlflowClient, str], tmp_path: Path
 ) -> None:
     uri, client, exp = runs_store
-    add_run(client, exp, "short", flat_params(), val=0.85, test=0.9911)  # best test, worse val
+    # params.yaml's configuration: its test accuracy is shown too, beside the selected one.
+    short = add_run(client, exp, "short", flat_params(), val=0.85, test=0.9911)
     best = add_run(client, exp, "long", flat_params(**{"prepare.maxlen": 400}), val=0.89, test=0.88)
     add_run(client, exp, "bi", flat_params(**{"train.model.bidirectional": True}), 0.87, 0.9922)
     add_run(client, exp, "crashed", flat_params(), val=0.99, test=None, status="FAILED")
@@ -26,10 +27,12 @@ def test_the_best_validation_run_is_selected_and_only_its_test_accuracy_is_shown
     ranking = write_ranking_report(uri, PARAMS, out)
 
     assert [c.name for c in ranking.ranked] == ["long", "bi", "short"]
-    assert [c.run_id for c in ranking.selected] == [best]
-    assert ranking.test_accuracy == {best: 0.88}
+    assert [c.best.run_id for c in ranking.selected] == [best]
+    assert ranking.test_accuracy == {best: 0.88, short: 0.9911}
     text = out.read_text()
-    assert "0.8800" in text and "0.9911" not in text and "0.9922" not in text
+    assert "0.8800" in text and "0.9922" not in text  # neither selected nor params.yaml's
+    assert "| short (params.yaml) |" in text and "**0.9911**" in text
+    assert "Beside it, params.yaml's configuration **short**" in text
     assert "crashed" not in text  # unfinished runs are not candidates
     assert "dvc exp run -S prepare.maxlen=400`" in text
     # The columns are the params that vary; the validation split's are not among them.
@@ -91,3 +94,38 @@ def test_the_command_writes_the_report_and_names_the_selected_run(
     assert "2 runs ranked" in printed
     assert "selected long: val accuracy 0.8900, test accuracy 0.8800" in printed
     assert out.is_file()
+
+
+def test_seeds_are_summarized_and_the_baseline_is_a_reference_line(
+    runs_store: tuple[str, MlflowClient, str], tmp_path: Path
+) -> None:
+    uri, client, exp = runs_store
+    long = flat_params(**{"prepare.maxlen": 400})
+    picked = [
+        add_run(client, exp, "long", long, val=0.90, test=0.89),
+        add_run(client, exp, "long-s1", long | {"train.seed": "1"}, val=0.88, test=0.87),
+    ]
+    add_run(client, exp, "short", flat_params(), val=0.86, test=0.85)
+    add_run(client, exp, "short-s1", flat_params(**{"train.seed": 1}), val=0.84, test=0.83)
+    add_run(client, exp, "bi", flat_params(**{"train.model.bidirectional": True}), 0.87, 0.9922)
+    nbsvm = add_reference_run(client, exp, "nbsvm-ws", val=0.9876, test=0.9123)
+    out = tmp_path / "experiments.md"
+
+    ranking = write_ranking_report(uri, PARAMS, out)
+
+    assert [c.best.name for c in ranking.configurations] == ["long", "bi", "short"]
+    text = out.read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| rank"))
+    assert "| seeds |" in header and "train.seed" not in header and "| seed |" not in header
+    assert "| long | False | 400 | 2 | 2/2 | 0.8900 ± 0.0141 |" in text
+    assert "**0.8800 ± 0.0141**" in text  # test mean ± sd of the selected configuration
+    assert "| short (params.yaml) |" in text and "**0.8400 ± 0.0141**" in text
+    assert "0.9922" not in text  # neither selected nor params.yaml's
+    assert "once per `-S train.seed=` null, 1" in text
+    assert "-S prepare.maxlen=400`" in text and "-S train.seed=1 " not in text
+    # The baseline: a reference line with its test accuracy, never ranked or selected.
+    assert "## Reference baselines" in text and "| nbsvm-ws | nbsvm | 0.9876 | 0.9123 |" in text
+    assert nbsvm not in [c.run_id for c in ranking.ranked]
+    assert "selection.val_rank" not in client.get_run(nbsvm).data.tags
+    for run_id in picked:  # every seed of the selected configuration carries the report
+        assert client.get_run(run_id).data.tags["selection.val_rank"] == "1"
