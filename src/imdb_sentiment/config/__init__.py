@@ -13,7 +13,12 @@ from pathlib import Path
 
 from imdb_sentiment.config.data import BaseParams, DownloadParams, PrepareParams, ValidateParams
 from imdb_sentiment.config.loading import ConfigError, load_params, load_section
-from imdb_sentiment.config.release import EvaluateParams, PromoteParams, ReproduceParams
+from imdb_sentiment.config.release import (
+    BehaviourParams,
+    EvaluateParams,
+    PromoteParams,
+    ReproduceParams,
+)
 from imdb_sentiment.config.train import (
     BACKEND_CHOICES,
     BACKENDS,
@@ -33,6 +38,7 @@ __all__ = [
     "POOLINGS",
     "PRECISIONS",
     "BaseParams",
+    "BehaviourParams",
     "ConfigError",
     "DownloadParams",
     "EvaluateParams",

@@ -19,6 +19,7 @@ from scipy.stats import binomtest
 
 from imdb_sentiment.config import PromoteParams
 from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.registry.gate_slices import GuardInputs, Verdict, judge_guards
 from imdb_sentiment.registry.text_model import SENTIMENT_LABELS, load_text_model
 from imdb_sentiment.tracking.names import CHAMPION, REGISTERED_MODEL
 from imdb_sentiment.tracking.store import TrackingStore, fluent_uri, store_errors
@@ -155,10 +156,12 @@ def run_gate(
     texts: list[str],
     labels: np.ndarray,
     cfg: PromoteParams,
+    guards: GuardInputs | None = None,
 ) -> dict[str, Any]:
     """Register the challenger, compare it with the champion, move the alias if it wins.
 
     Returns the report: both accuracies, the discordant pairs, the p-value, the decision.
+    With `guards`, a win overall must also pass the slice and behaviour rules (`gate_slices`).
     """
     lineage = lineage_of(store.client, challenger.run_id)
     version = register(store, challenger, lineage)
@@ -179,7 +182,7 @@ def run_gate(
         "decided_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     champion = current_champion(store.client)
-    promoted, reason, comparison = _judge(store, version, champion, predicted, labels, texts, cfg)
+    comparison, verdict = _judge(store, version, champion, predicted, labels, texts, cfg, guards)
     if comparison is not None:
         report["champion"] = {
             "version": str(champion.version),
@@ -188,11 +191,13 @@ def run_gate(
             "accuracy": comparison.champion_accuracy,
         }
         report["comparison"] = {**asdict(comparison), "accuracy_gain": comparison.gain}
-    decision = "promoted" if promoted else "rejected"
-    report.update(decision=decision, reason=reason)
-    after = version if promoted or champion is None else champion
+    decision, reason = verdict.decision, verdict.reason
+    report.update(decision=decision, reason=reason, decided_by=verdict.decided_by)
+    if verdict.details:
+        report["guards"] = verdict.details
+    after = version if verdict.promoted or champion is None else champion
     report["champion_after"] = str(after.version)
-    _record(store.client, version, champion, decision, reason, comparison)
+    _record(store.client, version, champion, verdict, comparison)
     store.client.log_dict(challenger.run_id, report, "promotion/promotion.json")
     log.info("%s version %s: %s", decision, version.version, reason)
     return report
@@ -217,29 +222,34 @@ def _judge(
     labels: np.ndarray,
     texts: list[str],
     cfg: PromoteParams,
-) -> tuple[bool, str, PairedComparison | None]:
-    """Whether the challenger's `version` wins, why, and the paired comparison if one ran."""
+    guards: GuardInputs | None,
+) -> tuple[PairedComparison | None, Verdict]:
+    """The paired comparison if one ran, and whether the challenger's `version` wins, why."""
     if champion is None:
-        return True, "no champion yet: the first model becomes champion", None
+        return None, Verdict(True, "no champion yet: the first model becomes champion")
     if str(champion.version) == str(version.version):
-        return True, "this version already is the champion", None
+        return None, Verdict(True, "this version already is the champion")
     champion_uri = f"models:/{REGISTERED_MODEL}/{champion.version}"
-    comparison = compare_paired(labels, predicted, predicted_labels(store.uri, champion_uri, texts))
-    promoted, reason = decide(comparison, cfg)
-    return promoted, reason, comparison
+    old = predicted_labels(store.uri, champion_uri, texts)
+    comparison = compare_paired(labels, predicted, old)
+    verdict = Verdict(*decide(comparison, cfg))
+    if verdict.promoted and guards is not None:
+        uris = (f"models:/{REGISTERED_MODEL}/{version.version}", champion_uri)
+        verdict = judge_guards(store.uri, uris, labels, (predicted, old), guards, cfg, verdict)
+    return comparison, verdict
 
 
 def _record(
     client: Any,
     version: Any,
     champion: Any | None,
-    decision: str,
-    reason: str,
+    verdict: Verdict,
     comparison: PairedComparison | None,
 ) -> None:
     """Tag both versions with the outcome, then move the alias (last: the commit point)."""
-    name = REGISTERED_MODEL
+    name, decision, reason = REGISTERED_MODEL, verdict.decision, verdict.reason
     tags = {"promotion.decision": decision, "promotion.reason": reason}
+    tags["promotion.decided_by"] = verdict.decided_by
     if comparison is not None and champion is not None:
         tags.update(
             {

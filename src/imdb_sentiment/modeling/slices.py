@@ -1,0 +1,94 @@
+"""Slices of the test reviews that overall accuracy hides: length, rating band, leaked text.
+
+`evaluate` reports accuracy per slice (`reports/slices.json`); the `promote` gate compares
+champion and challenger on each. A slice is a boolean mask over the test reviews, defined
+from the reviews alone (text, rating, the train texts, the model's row length), never from
+a model's predictions, so both models are judged on the same slices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from imdb_sentiment.data.tokenizer import tokenize
+
+# Star-rating bands of aclImdb: 1-4 are the negative reviews, 7-10 the positive ones.
+RATING_BANDS = {
+    "rating.1-2": (1, 2),
+    "rating.3-4": (3, 4),
+    "rating.7-8": (7, 8),
+    "rating.9-10": (9, 10),
+}
+IN_TRAIN = "text.in_train"
+
+
+@dataclass(frozen=True)
+class ReviewSlices:
+    """Named boolean masks over the same reviews, and what each one means."""
+
+    masks: dict[str, np.ndarray]  # name -> (n,) bool
+    definitions: dict[str, str]  # name -> one line for people
+
+
+def encoded_lengths(texts: Sequence[str]) -> np.ndarray:
+    """Each review's length as the model's input counts it: its tokens plus the start mark."""
+    return np.array([len(tokenize(text)) + 1 for text in texts], dtype=np.int64)
+
+
+def define_slices(
+    texts: Sequence[str], ratings: np.ndarray, train_texts: Collection[str], maxlen: int
+) -> ReviewSlices:
+    """Length (fits in `maxlen` or truncated; quartiles), rating band, and text seen in train."""
+    lengths = encoded_lengths(texts)
+    masks: dict[str, np.ndarray] = {
+        "length.fits": lengths <= maxlen,
+        "length.truncated": lengths > maxlen,
+    }
+    definitions = {
+        "length.fits": f"at most maxlen={maxlen} tokens (start mark included): read whole",
+        "length.truncated": f"over maxlen={maxlen} tokens: the front is cut off",
+    }
+    cuts = np.quantile(lengths, [0.25, 0.5, 0.75]) if len(lengths) else np.zeros(3)
+    band = np.searchsorted(cuts, lengths, side="left")  # 0..3: the quartile each falls in
+    bounds = [0, *cuts.tolist(), float("inf")]
+    for q in range(4):
+        name = f"length.q{q + 1}"
+        masks[name] = band == q
+        low = "" if q == 0 else f"over {bounds[q]:g} and "
+        definitions[name] = f"length quartile {q + 1}: {low}at most {bounds[q + 1]:g} tokens"
+    ratings = np.asarray(ratings)
+    for name, (low, high) in RATING_BANDS.items():
+        masks[name] = (ratings >= low) & (ratings <= high)
+        definitions[name] = f"rated {low} to {high} stars"
+    masks[IN_TRAIN] = np.array([text in train_texts for text in texts], dtype=bool)
+    definitions[IN_TRAIN] = "the exact text is also a train review"
+    return ReviewSlices(masks, definitions)
+
+
+def slice_accuracy(slices: ReviewSlices, labels: np.ndarray, predicted: np.ndarray) -> dict:
+    """Per slice: count, accuracy (None for an empty slice) and the definition."""
+    correct = np.asarray(predicted).ravel() == np.asarray(labels).ravel()
+    report: dict[str, Any] = {}
+    for name, mask in slices.masks.items():
+        count = int(mask.sum())
+        accuracy = float(correct[mask].mean()) if count else None
+        report[name] = {
+            "count": count,
+            "accuracy": accuracy,
+            "definition": slices.definitions[name],
+        }
+    return report
+
+
+def slice_metrics(report: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """`slice.<name>.accuracy` and `.count` for MLflow; empty slices have no accuracy."""
+    metrics: dict[str, float] = {}
+    for name, entry in report.items():
+        metrics[f"slice.{name}.count"] = float(entry["count"])
+        if entry["accuracy"] is not None:
+            metrics[f"slice.{name}.accuracy"] = entry["accuracy"]
+    return metrics

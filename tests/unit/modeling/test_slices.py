@@ -1,0 +1,73 @@
+"""Slices of the test reviews: each mask from the reviews alone, accuracy per mask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imdb_sentiment.modeling.slices import (
+    define_slices,
+    encoded_lengths,
+    slice_accuracy,
+    slice_metrics,
+)
+
+TEXTS = [
+    "Good.",  # 2 tokens with the start mark
+    "A fine film.<br /><br />Loved it",  # 6
+    "one two three four five six seven",  # 8
+    "one two three four five six seven eight nine ten",  # 11
+]
+RATINGS = np.array([1, 4, 8, 10])
+
+
+def test_lengths_count_tokens_plus_the_start_mark_as_the_model_reads_them() -> None:
+    assert encoded_lengths(TEXTS).tolist() == [2, 6, 8, 11]
+
+
+def test_slices_split_by_maxlen_quartile_rating_and_train_text() -> None:
+    slices = define_slices(TEXTS, RATINGS, {"Good.", "not in test"}, maxlen=8)
+    masks = {name: mask.tolist() for name, mask in slices.masks.items()}
+    assert masks["length.fits"] == [True, True, True, False]
+    assert masks["length.truncated"] == [False, False, False, True]
+    assert [masks[f"length.q{q}"].index(True) for q in (1, 2, 3, 4)] == [0, 1, 2, 3]
+    assert masks["rating.1-2"] == [True, False, False, False]
+    assert masks["rating.3-4"] == [False, True, False, False]
+    assert masks["rating.7-8"] == [False, False, True, False]
+    assert masks["rating.9-10"] == [False, False, False, True]
+    assert masks["text.in_train"] == [True, False, False, False]
+    assert "maxlen=8" in slices.definitions["length.truncated"]
+
+
+def test_quartiles_cover_every_review_once() -> None:
+    rng = np.random.default_rng(0)
+    texts = [" ".join(["w"] * int(n)) for n in rng.integers(1, 400, size=200)]
+    slices = define_slices(texts, np.full(200, 5), set(), maxlen=100)
+    quartiles = np.stack([slices.masks[f"length.q{q}"] for q in (1, 2, 3, 4)])
+    assert (quartiles.sum(axis=0) == 1).all()
+    assert all(40 <= n <= 60 for n in quartiles.sum(axis=1))
+    # Ratings 5 and 6 are in no band (aclImdb has none): every band is empty.
+    assert not any(slices.masks[f"rating.{b}"].any() for b in ("1-2", "3-4", "7-8", "9-10"))
+
+
+def test_accuracy_per_slice_and_none_for_an_empty_slice() -> None:
+    slices = define_slices(TEXTS, RATINGS, set(), maxlen=8)
+    labels = np.array([0, 0, 1, 1])
+    predicted = np.array([0, 1, 1, 0])  # wrong on the 2nd and the 4th (truncated) review
+    report = slice_accuracy(slices, labels, predicted)
+    assert report["length.fits"]["count"] == 3
+    assert report["length.fits"]["accuracy"] == pytest.approx(2 / 3)
+    assert report["length.truncated"] == {
+        "count": 1,
+        "accuracy": 0.0,
+        "definition": slices.definitions["length.truncated"],
+    }
+    assert report["text.in_train"] == {
+        "count": 0,
+        "accuracy": None,
+        "definition": "the exact text is also a train review",
+    }
+    metrics = slice_metrics(report)
+    assert metrics["slice.length.truncated.accuracy"] == 0.0
+    assert metrics["slice.text.in_train.count"] == 0.0
+    assert "slice.text.in_train.accuracy" not in metrics
