@@ -17,7 +17,7 @@ from imdb_sentiment.tracking.store import tracking_uri
 log = logging.getLogger("pipeline.evaluate")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--test", type=Path, required=True, help="prepared test .npz")
@@ -39,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="an upstream output whose md5 to tag the run with (repeatable)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     def body() -> None:
         cfg = load_section(load_params(args.params), "evaluate", EvaluateParams)
