@@ -131,7 +131,7 @@ def test_a_challenger_that_wins_overall_but_loses_a_slice_or_a_behaviour_is_refu
 
     # With the slice rule out of reach, a behaviour check decides: the two models answer
     # opposite ways on every template review, short ones and long ones (truncation).
-    set_params(workspace["params"], "promote", slice_alpha=1e-300)
+    set_params(workspace["params"], "promote", slice_alpha=1e-300, max_behaviour_drop=0.1)
     assert run_promote(workspace) == 0
     report = json.loads(workspace["promotion"].read_text())
     checks = report["guards"]["behaviour"]
