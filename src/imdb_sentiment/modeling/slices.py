@@ -3,7 +3,8 @@
 `evaluate` reports accuracy per slice (`reports/slices.json`); the `promote` gate compares
 champion and challenger on each. A slice is a boolean mask over the test reviews, defined
 from the reviews alone (text, rating, the train texts, the model's row length), never from
-a model's predictions, so both models are judged on the same slices.
+a model's predictions, so both models are judged on the same slices. Nothing here tokenizes:
+the callers pass each review's length.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from imdb_sentiment.data.tokenizer import tokenize
 
 # Star-rating bands of aclImdb: 1-4 are the negative reviews, 7-10 the positive ones.
 RATING_BANDS = {
@@ -34,16 +33,19 @@ class ReviewSlices:
     definitions: dict[str, str]  # name -> one line for people
 
 
-def encoded_lengths(texts: Sequence[str]) -> np.ndarray:
-    """Each review's length as the model's input counts it: its tokens plus the start mark."""
-    return np.array([len(tokenize(text)) + 1 for text in texts], dtype=np.int64)
-
-
 def define_slices(
-    texts: Sequence[str], ratings: np.ndarray, train_texts: Collection[str], maxlen: int
+    texts: Sequence[str],
+    lengths: np.ndarray,
+    ratings: np.ndarray,
+    train_texts: Collection[str],
+    maxlen: int,
 ) -> ReviewSlices:
-    """Length (fits in `maxlen` or truncated; quartiles), rating band, and text seen in train."""
-    lengths = encoded_lengths(texts)
+    """Length (fits in `maxlen` or truncated; quartiles), rating band, and text seen in train.
+
+    `lengths` are the reviews' lengths as the model's input counts them (start mark included,
+    `data.tokenizer.encoded_lengths`), before padding or truncation.
+    """
+    lengths = np.asarray(lengths)
     masks: dict[str, np.ndarray] = {
         "length.fits": lengths <= maxlen,
         "length.truncated": lengths > maxlen,

@@ -19,6 +19,7 @@ from imdb_sentiment.data.split_reviews import (
     load_split_reviews,
     load_train_texts,
 )
+from imdb_sentiment.data.tokenizer import encoded_lengths
 from imdb_sentiment.modeling.slices import define_slices
 from imdb_sentiment.tracking.preflight import check_store
 
@@ -69,7 +70,8 @@ def guard_inputs(
     x, _ = load_split(test_split)
     maxlen = int(x.shape[1])  # the challenger's: prepare wrote this split for it
     texts, ratings = rows["text"].tolist(), rows["rating"].to_numpy()
-    slices = define_slices(texts, ratings, load_train_texts(reviews), maxlen)
+    train_texts = load_train_texts(reviews)
+    slices = define_slices(texts, encoded_lengths(texts), ratings, train_texts, maxlen)
     return GuardInputs(slices, maxlen, behaviour)
 
 

@@ -5,12 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imdb_sentiment.modeling.slices import (
-    define_slices,
-    encoded_lengths,
-    slice_accuracy,
-    slice_metrics,
-)
+from imdb_sentiment.data.tokenizer import encoded_lengths
+from imdb_sentiment.modeling.slices import define_slices, slice_accuracy, slice_metrics
 
 TEXTS = [
     "Good.",  # 2 tokens with the start mark
@@ -21,12 +17,10 @@ TEXTS = [
 RATINGS = np.array([1, 4, 8, 10])
 
 
-def test_lengths_count_tokens_plus_the_start_mark_as_the_model_reads_them() -> None:
-    assert encoded_lengths(TEXTS).tolist() == [2, 6, 8, 11]
-
-
 def test_slices_split_by_maxlen_quartile_rating_and_train_text() -> None:
-    slices = define_slices(TEXTS, RATINGS, {"Good.", "not in test"}, maxlen=8)
+    slices = define_slices(
+        TEXTS, encoded_lengths(TEXTS), RATINGS, {"Good.", "not in test"}, maxlen=8
+    )
     masks = {name: mask.tolist() for name, mask in slices.masks.items()}
     assert masks["length.fits"] == [True, True, True, False]
     assert masks["length.truncated"] == [False, False, False, True]
@@ -42,7 +36,7 @@ def test_slices_split_by_maxlen_quartile_rating_and_train_text() -> None:
 def test_quartiles_cover_every_review_once() -> None:
     rng = np.random.default_rng(0)
     texts = [" ".join(["w"] * int(n)) for n in rng.integers(1, 400, size=200)]
-    slices = define_slices(texts, np.full(200, 5), set(), maxlen=100)
+    slices = define_slices(texts, encoded_lengths(texts), np.full(200, 5), set(), maxlen=100)
     quartiles = np.stack([slices.masks[f"length.q{q}"] for q in (1, 2, 3, 4)])
     assert (quartiles.sum(axis=0) == 1).all()
     assert all(40 <= n <= 60 for n in quartiles.sum(axis=1))
@@ -51,7 +45,7 @@ def test_quartiles_cover_every_review_once() -> None:
 
 
 def test_accuracy_per_slice_and_none_for_an_empty_slice() -> None:
-    slices = define_slices(TEXTS, RATINGS, set(), maxlen=8)
+    slices = define_slices(TEXTS, encoded_lengths(TEXTS), RATINGS, set(), maxlen=8)
     labels = np.array([0, 0, 1, 1])
     predicted = np.array([0, 1, 1, 0])  # wrong on the 2nd and the 4th (truncated) review
     report = slice_accuracy(slices, labels, predicted)
