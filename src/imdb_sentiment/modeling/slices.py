@@ -27,10 +27,11 @@ IN_TRAIN = "text.in_train"
 
 @dataclass(frozen=True)
 class ReviewSlices:
-    """Named boolean masks over the same reviews, and what each one means."""
+    """Named boolean masks over the same reviews (docs/evaluation.md says what each holds)."""
 
     masks: dict[str, np.ndarray]  # name -> (n,) bool
-    definitions: dict[str, str]  # name -> one line for people
+    # Upper bounds, in tokens, of length quartiles 1-3: q1 <= cuts[0] < q2 <= cuts[1] ...
+    length_quartile_cuts: list[float]
 
 
 def define_slices(
@@ -50,39 +51,25 @@ def define_slices(
         "length.fits": lengths <= maxlen,
         "length.truncated": lengths > maxlen,
     }
-    definitions = {
-        "length.fits": f"at most maxlen={maxlen} tokens (start mark included): read whole",
-        "length.truncated": f"over maxlen={maxlen} tokens: the front is cut off",
-    }
     cuts = np.quantile(lengths, [0.25, 0.5, 0.75]) if len(lengths) else np.zeros(3)
     band = np.searchsorted(cuts, lengths, side="left")  # 0..3: the quartile each falls in
-    bounds = [0, *cuts.tolist(), float("inf")]
     for q in range(4):
-        name = f"length.q{q + 1}"
-        masks[name] = band == q
-        low = "" if q == 0 else f"over {bounds[q]:g} and "
-        definitions[name] = f"length quartile {q + 1}: {low}at most {bounds[q + 1]:g} tokens"
+        masks[f"length.q{q + 1}"] = band == q
     ratings = np.asarray(ratings)
     for name, (low, high) in RATING_BANDS.items():
         masks[name] = (ratings >= low) & (ratings <= high)
-        definitions[name] = f"rated {low} to {high} stars"
     masks[IN_TRAIN] = np.array([text in train_texts for text in texts], dtype=bool)
-    definitions[IN_TRAIN] = "the exact text is also a train review"
-    return ReviewSlices(masks, definitions)
+    return ReviewSlices(masks, [float(cut) for cut in cuts])
 
 
 def slice_accuracy(slices: ReviewSlices, labels: np.ndarray, predicted: np.ndarray) -> dict:
-    """Per slice: count, accuracy (None for an empty slice) and the definition."""
+    """Per slice: count and accuracy (None for an empty slice). Numbers only: DVC shows them."""
     correct = np.asarray(predicted).ravel() == np.asarray(labels).ravel()
     report: dict[str, Any] = {}
     for name, mask in slices.masks.items():
         count = int(mask.sum())
         accuracy = float(correct[mask].mean()) if count else None
-        report[name] = {
-            "count": count,
-            "accuracy": accuracy,
-            "definition": slices.definitions[name],
-        }
+        report[name] = {"count": count, "accuracy": accuracy}
     return report
 
 

@@ -57,7 +57,11 @@ def run_model_checks(
 
     behaviour = run_checks(threshold_predictor(proba_of, cfg.threshold), maxlen, cfg.behaviour)
     return ModelChecks(
-        {"maxlen": maxlen, "slices": slice_accuracy(slices, labels, predicted)},
+        {
+            "maxlen": maxlen,
+            "length_quartile_cuts": slices.length_quartile_cuts,
+            "slices": slice_accuracy(slices, labels, predicted),
+        },
         {"checks": behaviour},
     )
 

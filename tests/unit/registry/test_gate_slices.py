@@ -29,7 +29,7 @@ def test_holm_multiplies_the_smallest_by_m_and_stays_monotone() -> None:
 def two_slices(n_short: int, n_long: int) -> tuple[np.ndarray, ReviewSlices]:
     labels = np.ones(n_short + n_long, dtype=np.int64)
     long = np.arange(labels.size) >= n_short
-    return labels, ReviewSlices({"short": ~long, "long": long}, {"short": "", "long": ""})
+    return labels, ReviewSlices({"short": ~long, "long": long}, [])
 
 
 def test_a_challenger_better_overall_but_worse_on_one_slice_is_caught() -> None:
