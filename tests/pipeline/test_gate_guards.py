@@ -90,8 +90,9 @@ def test_evaluate_writes_and_logs_slices_and_behaviour(
     client = mlflow.MlflowClient()
     run_id = json.loads(workspace["run"].read_text())["run_id"]
     metrics = client.get_run(run_id).data.metrics
-    assert metrics["slice.length.truncated.accuracy"] == rows["length.truncated"]["accuracy"]
-    assert metrics["behaviour.negation.pass_rate"] == behaviour["negation"]["pass_rate"]
+    truncated = rows["length.truncated"]["accuracy"]
+    assert metrics["test_slice/length.truncated.accuracy"] == truncated
+    assert metrics["test_behaviour/negation.pass_rate"] == behaviour["negation"]["pass_rate"]
     logged = {a.path for a in client.list_artifacts(run_id, "evaluation")}
     assert {"evaluation/slices.json", "evaluation/behaviour.json"} <= logged
 

@@ -70,8 +70,9 @@ def pass_rates(results: dict[str, Any]) -> dict[str, float]:
 
 
 def behaviour_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """`behaviour.<check>.pass_rate` for MLflow."""
-    return {f"behaviour.{check}.pass_rate": rate for check, rate in pass_rates(results).items()}
+    """`test_behaviour/<check>.pass_rate` for MLflow (named as `slices.slice_metrics` says)."""
+    rates = pass_rates(results).items()
+    return {f"test_behaviour/{check}.pass_rate": rate for check, rate in rates}
 
 
 def threshold_predictor(

@@ -54,6 +54,6 @@ def test_accuracy_per_slice_and_none_for_an_empty_slice() -> None:
     assert report["length.truncated"] == {"count": 1, "accuracy": 0.0}
     assert report["text.in_train"] == {"count": 0, "accuracy": None}
     metrics = slice_metrics(report)
-    assert metrics["slice.length.truncated.accuracy"] == 0.0
-    assert metrics["slice.text.in_train.count"] == 0.0
-    assert "slice.text.in_train.accuracy" not in metrics
+    assert metrics["test_slice/length.truncated.accuracy"] == 0.0
+    assert metrics["test_slice/length.fits.accuracy"] == pytest.approx(2 / 3)
+    assert "test_slice/text.in_train.accuracy" not in metrics
