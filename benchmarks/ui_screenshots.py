@@ -34,7 +34,7 @@ from imdb_sentiment.tracking.names import EXPERIMENT
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's: `playwright install` would download its own
 VIEWPORT = {"width": 1600, "height": 1000}
-MAX_HEIGHT = 4000  # px: a full-page shot taller than this is cut
+MAX_HEIGHT = 8000  # px: a full-page shot taller than this is cut (evaluate logs ~40 metrics)
 CHART_CARD = "[data-testid=experiment-view-compare-runs-card]"
 # The elements that scroll their content (the UI scrolls a <main> panel, not the page), in JS.
 SCROLLERS = """[...document.querySelectorAll('*')].filter(e => e.scrollHeight > e.clientHeight

@@ -26,6 +26,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--plots", type=Path, required=True, help="directory for curves")
     parser.add_argument("--vocab", type=Path, required=True, help="prepare's vocab.json")
+    parser.add_argument("--reviews", type=Path, required=True, help="download's reviews table")
+    parser.add_argument("--slices", type=Path, required=True, help="accuracy per slice JSON")
+    parser.add_argument("--behaviour", type=Path, required=True, help="behaviour checks JSON")
     parser.add_argument(
         "--text-model", type=Path, required=True, help="JSON naming the logged raw-text model"
     )
@@ -67,10 +70,13 @@ def main(argv: list[str] | None = None) -> int:
                 plots,
                 args.vocab,
                 args.lineage,
+                args.reviews,
             )
             evaluation = scored.evaluation
             out.write_json(args.metrics, {"test": {**evaluation.metrics, **evaluation.confusion}})
             write_json(plots / "roc.json", evaluation.roc)
+            out.write_json(args.slices, scored.checks.slices)
+            out.write_json(args.behaviour, scored.checks.behaviour)
             write_json(plots / "pr.json", evaluation.pr)
             out.write_json(
                 args.text_model,
@@ -82,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         log.info("test accuracy %.4f; metrics in %s", evaluation.metrics["accuracy"], args.metrics)
 
-    return run_stage("evaluate", body, [args.metrics, args.text_model, args.plots])
+    outputs = [args.metrics, args.slices, args.behaviour, args.text_model, args.plots]
+    return run_stage("evaluate", body, outputs)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from imdb_sentiment.config import PromoteParams, load_params, load_section
+from imdb_sentiment.config import EvaluateParams, PromoteParams, load_params, load_section
 from imdb_sentiment.entrypoint import run_stage
 from imdb_sentiment.files import read_json, write_json
 from imdb_sentiment.stages.promote import promote_or_skip
@@ -26,9 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> None:
-        cfg = load_section(load_params(args.params), "promote", PromoteParams)
+        params = load_params(args.params)
+        cfg = load_section(params, "promote", PromoteParams)
+        behaviour = load_section(params, "evaluate", EvaluateParams).behaviour
         text_model = read_json(args.text_model)
-        report = promote_or_skip(tracking_uri(), text_model, args.reviews, args.test, cfg)
+        report = promote_or_skip(
+            tracking_uri(), text_model, args.reviews, args.test, cfg, behaviour
+        )
         write_json(args.report, report)
         log.info("%s; report in %s", report["decision"], args.report)
 

@@ -41,6 +41,8 @@ def make_workspace(tmp_path: Path, params_file: Path) -> dict[str, Path]:
         "vocab": tmp_path / "data" / "prepared" / "vocab.json",
         "text_model": tmp_path / "models" / "text_model.json",
         "promotion": tmp_path / "reports" / "promotion.json",
+        "slices": tmp_path / "reports" / "slices.json",
+        "behaviour": tmp_path / "reports" / "behaviour.json",
     }
     assert run_download(params_file, paths["reviews"]) == 0
     assert prepare.main(argv(paths, params="params", reviews="reviews", out="prepared")) == 0
@@ -85,7 +87,8 @@ def run_train(p: dict[str, Path]) -> int:
 
 def run_evaluate(p: dict[str, Path]) -> int:
     flags = dict(params="params", test="test", model="model", run="run", metrics="metrics")
-    flags.update(plots="plots", vocab="vocab", lineage="reviews")
+    flags.update(plots="plots", vocab="vocab", lineage="reviews", reviews="reviews")
+    flags.update(slices="slices", behaviour="behaviour")
     return evaluate.main(argv(p, **flags, **{"text-model": "text_model"}))
 
 

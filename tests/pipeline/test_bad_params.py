@@ -189,6 +189,12 @@ def run(stage: str, tmp: Path, params: Path) -> int:
             str(out / "plots"),
             "--vocab",
             str(prepared / "vocab.json"),
+            "--reviews",
+            str(tmp / "reviews.parquet"),
+            "--slices",
+            str(out / "slices.json"),
+            "--behaviour",
+            str(out / "behaviour.json"),
             "--text-model",
             str(out / "text_model.json"),
         ]

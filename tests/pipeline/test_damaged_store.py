@@ -62,6 +62,9 @@ ENTRY_POINTS = {
         metrics="reports/metrics.json",
         plots="reports/plots",
         vocab="data/prepared/vocab.json",
+        reviews="data/raw/reviews.parquet",
+        slices="reports/slices.json",
+        behaviour="reports/behaviour.json",
         **{"text-model": "models/text_model.json"},
     ),
     "promote": stage(

@@ -266,6 +266,25 @@ def test_pipeline_params_check_every_section(tmp_path: Path) -> None:
         load_pipeline_params(_write(tmp_path, params))
 
 
+def test_behaviour_and_gate_guard_params_are_checked(tmp_path: Path) -> None:
+    params = repo_params()
+    params["evaluate"]["behaviour"]["invariance_tolerance"] = -0.1
+    with pytest.raises(ConfigError, match=r"'evaluate\.behaviour\.invariance_tolerance' must be"):
+        load_pipeline_params(_write(tmp_path, params))
+    params = repo_params()
+    del params["evaluate"]["behaviour"]["direction_tolerance"]
+    with pytest.raises(ConfigError, match="direction_tolerance"):
+        load_pipeline_params(_write(tmp_path, params))
+    params = repo_params()
+    params["promote"]["slice_alpha"] = 0
+    with pytest.raises(ConfigError, match=r"'promote\.slice_alpha' must be"):
+        load_pipeline_params(_write(tmp_path, params))
+    params["promote"]["slice_alpha"] = 0.05
+    params["promote"]["max_behaviour_drop"] = 1.5
+    with pytest.raises(ConfigError, match=r"'promote\.max_behaviour_drop' must be"):
+        load_pipeline_params(_write(tmp_path, params))
+
+
 def test_pipeline_params_name_an_unknown_section(tmp_path: Path) -> None:
     params = {**repo_params(), "deploy": {"port": 8080}}
     with pytest.raises(ConfigError, match=r"unknown section 'deploy'; allowed: base, download"):

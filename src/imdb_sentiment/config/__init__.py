@@ -15,6 +15,7 @@ from imdb_sentiment.config.baseline import BaselineParams
 from imdb_sentiment.config.data import BaseParams, DownloadParams, PrepareParams, ValidateParams
 from imdb_sentiment.config.loading import ConfigError, load_params, load_section
 from imdb_sentiment.config.release import (
+    BehaviourParams,
     EvaluateParams,
     PromoteParams,
     ReproduceParams,
@@ -40,6 +41,7 @@ __all__ = [
     "PRECISIONS",
     "BaseParams",
     "BaselineParams",
+    "BehaviourParams",
     "ConfigError",
     "DownloadParams",
     "EvaluateParams",

@@ -8,10 +8,25 @@ from imdb_sentiment.config.loading import require as _require
 
 
 @dataclasses.dataclass(frozen=True)
+class BehaviourParams:
+    # An invariance case (noise, typos, names) passes when the label stays and the positive
+    # probability moves by less than this.
+    invariance_tolerance: float
+    # A directional case ("very good" must not score lower than "good") passes unless the
+    # probability moves the wrong way by this much or more.
+    direction_tolerance: float
+
+    def __post_init__(self) -> None:
+        for key in ("invariance_tolerance", "direction_tolerance"):
+            _require(0 <= getattr(self, key) < 1, f"evaluate.behaviour.{key}", "a number in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
 class EvaluateParams:
     batch_size: int
     # Probability at or above which a review is called positive.
     threshold: float
+    behaviour: BehaviourParams  # the template checks (modeling/behaviour.py)
 
     def __post_init__(self) -> None:
         _require(self.batch_size > 0, "evaluate.batch_size", "a positive integer")
@@ -37,10 +52,18 @@ class PromoteParams:
     alpha: float
     # ...and the challenger's test accuracy must beat the champion's by at least this.
     min_accuracy_gain: float
+    # Even then it is refused if, on some slice of the test reviews, McNemar's exact test
+    # (Holm-corrected across the slices) says it is worse at this level...
+    slice_alpha: float
+    # ...or if one behaviour check's pass rate falls by more than this below the champion's.
+    max_behaviour_drop: float
 
     def __post_init__(self) -> None:
         _require(0 < self.alpha < 1, "promote.alpha", "a number in (0, 1)")
         _require(0 <= self.min_accuracy_gain < 1, "promote.min_accuracy_gain", "a number in [0, 1)")
+        _require(0 < self.slice_alpha < 1, "promote.slice_alpha", "a number in (0, 1)")
+        drop = self.max_behaviour_drop
+        _require(0 <= drop <= 1, "promote.max_behaviour_drop", "a number in [0, 1]")
 
 
 @dataclasses.dataclass(frozen=True)

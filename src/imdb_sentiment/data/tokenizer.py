@@ -50,6 +50,14 @@ def encode_texts(texts: Iterable[str], vocabulary: Mapping[str, int], maxlen: in
     return pad_sequences([encode(tokenize(text), vocabulary) for text in texts], maxlen)
 
 
+def encoded_lengths(texts: Iterable[str]) -> np.ndarray:
+    """(n,) int64: each text's length as `encode` counts it (its tokens and the start mark).
+
+    Rows longer than maxlen lose their front to `pad_sequences`.
+    """
+    return np.array([len(tokenize(text)) + 1 for text in texts], dtype=np.int64)
+
+
 def pad_sequences(sequences: list[list[int]], maxlen: int) -> np.ndarray:
     """Pad and truncate at the front, as Keras does by default: the review's end is kept."""
     out = np.full((len(sequences), maxlen), PAD, dtype=np.int32)

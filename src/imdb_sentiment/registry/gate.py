@@ -1,9 +1,8 @@
 """Champion/challenger: register a run's raw-text model, promote it only if it is better.
 
-"Better" is judged on one test set with paired predictions: both models score the same
-reviews, and McNemar's exact test asks whether the reviews only one of them gets right
-lean to the challenger by more than chance. A minimum accuracy gain on top keeps a
-significant but negligible improvement from churning the champion.
+"Better" is judged on one test set with paired predictions (registry/paired.py: McNemar's
+exact test and a minimum accuracy gain), then by the guards of registry/gate_slices.py: no
+slice significantly worse, no behaviour check that drops.
 """
 
 from __future__ import annotations
@@ -15,11 +14,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 from imdb_sentiment.config import PromoteParams
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.registry.gate_slices import GuardInputs, Verdict, judge_guards
 from imdb_sentiment.registry.model_card import publish_card
+from imdb_sentiment.registry.paired import (
+    PairedComparison,
+    PromotionError,
+    compare_paired,
+    decide,
+)
 from imdb_sentiment.registry.text_model import SENTIMENT_LABELS, load_text_model
 from imdb_sentiment.tracking.names import CHAMPION, REGISTERED_MODEL
 from imdb_sentiment.tracking.store import TrackingStore, fluent_uri, store_errors
@@ -28,75 +32,6 @@ log = logging.getLogger(__name__)
 
 # Serving must reproduce evaluate's test accuracy; more than this apart means they disagree.
 _SKEW_TOLERANCE = 1e-3
-
-
-class PromotionError(PipelineError):
-    """The gate cannot compare the models fairly."""
-
-
-@dataclass(frozen=True)
-class PairedComparison:
-    """Paired outcome of two models on the same labelled reviews."""
-
-    n: int
-    challenger_accuracy: float
-    champion_accuracy: float
-    challenger_only: int  # reviews only the challenger gets right
-    champion_only: int  # reviews only the champion gets right
-    p_value: float  # McNemar's exact test, two-sided
-
-    @property
-    def gain(self) -> float:
-        return self.challenger_accuracy - self.champion_accuracy
-
-
-def mcnemar_exact(challenger_only: int, champion_only: int) -> float:
-    """Two-sided exact McNemar p-value: the discordant pairs as a fair-coin binomial."""
-    discordant = challenger_only + champion_only
-    if discordant == 0:
-        return 1.0
-    return float(binomtest(challenger_only, discordant, 0.5).pvalue)
-
-
-def compare_paired(
-    labels: np.ndarray, challenger: np.ndarray, champion: np.ndarray
-) -> PairedComparison:
-    """Compare two models' predicted labels (0/1) against the true ones."""
-    labels, challenger, champion = (np.asarray(a).ravel() for a in (labels, challenger, champion))
-    if not (labels.shape == challenger.shape == champion.shape) or labels.size == 0:
-        raise PromotionError(
-            f"paired predictions need equal, non-empty arrays, got {labels.shape}, "
-            f"{challenger.shape} and {champion.shape}"
-        )
-    right_new, right_old = challenger == labels, champion == labels
-    only_new, only_old = int((right_new & ~right_old).sum()), int((right_old & ~right_new).sum())
-    return PairedComparison(
-        n=int(labels.size),
-        challenger_accuracy=float(right_new.mean()),
-        champion_accuracy=float(right_old.mean()),
-        challenger_only=only_new,
-        champion_only=only_old,
-        p_value=mcnemar_exact(only_new, only_old),
-    )
-
-
-def decide(comparison: PairedComparison, cfg: PromoteParams) -> tuple[bool, str]:
-    """Whether the challenger replaces the champion, and why, in one sentence."""
-    gain, p = comparison.gain, comparison.p_value
-    if gain < cfg.min_accuracy_gain:
-        return False, (
-            f"accuracy gain {gain:+.4f} is below promote.min_accuracy_gain "
-            f"{cfg.min_accuracy_gain} (p={p:.3g})"
-        )
-    if p >= cfg.alpha:
-        return False, (
-            f"accuracy gain {gain:+.4f} is not significant: McNemar p={p:.3g} >= "
-            f"promote.alpha {cfg.alpha}"
-        )
-    return (
-        True,
-        f"accuracy gain {gain:+.4f} >= {cfg.min_accuracy_gain} with p={p:.3g} < {cfg.alpha}",
-    )
 
 
 def predicted_labels(uri: str, model_uri: str, texts: list[str]) -> np.ndarray:
@@ -156,10 +91,12 @@ def run_gate(
     texts: list[str],
     labels: np.ndarray,
     cfg: PromoteParams,
+    guards: GuardInputs | None = None,
 ) -> dict[str, Any]:
     """Register the challenger, compare it with the champion, move the alias if it wins.
 
     Returns the report: both accuracies, the discordant pairs, the p-value, the decision.
+    With `guards`, a win overall must also pass the slice and behaviour rules (`gate_slices`).
     """
     lineage = lineage_of(store.client, challenger.run_id)
     version = register(store, challenger, lineage)
@@ -180,7 +117,7 @@ def run_gate(
         "decided_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     champion = current_champion(store.client)
-    promoted, reason, comparison = _judge(store, version, champion, predicted, labels, texts, cfg)
+    comparison, verdict = _judge(store, version, champion, predicted, labels, texts, cfg, guards)
     if comparison is not None:
         report["champion"] = {
             "version": str(champion.version),
@@ -189,12 +126,14 @@ def run_gate(
             "accuracy": comparison.champion_accuracy,
         }
         report["comparison"] = {**asdict(comparison), "accuracy_gain": comparison.gain}
-    decision = "promoted" if promoted else "rejected"
-    report.update(decision=decision, reason=reason)
-    after = version if promoted or champion is None else champion
+    decision, reason = verdict.decision, verdict.reason
+    report.update(decision=decision, reason=reason, decided_by=verdict.decided_by)
+    if verdict.details:
+        report["guards"] = verdict.details
+    after = version if verdict.promoted or champion is None else champion
     report["champion_after"] = str(after.version)
     publish_card(store.client, version, report)  # before the alias moves: all or nothing
-    _record(store.client, version, champion, decision, reason, comparison)
+    _record(store.client, version, champion, verdict, comparison)
     store.client.log_dict(challenger.run_id, report, "promotion/promotion.json")
     log.info("%s version %s: %s", decision, version.version, reason)
     return report
@@ -219,29 +158,34 @@ def _judge(
     labels: np.ndarray,
     texts: list[str],
     cfg: PromoteParams,
-) -> tuple[bool, str, PairedComparison | None]:
-    """Whether the challenger's `version` wins, why, and the paired comparison if one ran."""
+    guards: GuardInputs | None,
+) -> tuple[PairedComparison | None, Verdict]:
+    """The paired comparison if one ran, and whether the challenger's `version` wins, why."""
     if champion is None:
-        return True, "no champion yet: the first model becomes champion", None
+        return None, Verdict(True, "no champion yet: the first model becomes champion")
     if str(champion.version) == str(version.version):
-        return True, "this version already is the champion", None
+        return None, Verdict(True, "this version already is the champion")
     champion_uri = f"models:/{REGISTERED_MODEL}/{champion.version}"
-    comparison = compare_paired(labels, predicted, predicted_labels(store.uri, champion_uri, texts))
-    promoted, reason = decide(comparison, cfg)
-    return promoted, reason, comparison
+    old = predicted_labels(store.uri, champion_uri, texts)
+    comparison = compare_paired(labels, predicted, old)
+    verdict = Verdict(*decide(comparison, cfg))
+    if verdict.promoted and guards is not None:
+        uris = (f"models:/{REGISTERED_MODEL}/{version.version}", champion_uri)
+        verdict = judge_guards(store.uri, uris, labels, (predicted, old), guards, cfg, verdict)
+    return comparison, verdict
 
 
 def _record(
     client: Any,
     version: Any,
     champion: Any | None,
-    decision: str,
-    reason: str,
+    verdict: Verdict,
     comparison: PairedComparison | None,
 ) -> None:
     """Tag both versions with the outcome, then move the alias (last: the commit point)."""
-    name = REGISTERED_MODEL
+    name, decision, reason = REGISTERED_MODEL, verdict.decision, verdict.reason
     tags = {"promotion.decision": decision, "promotion.reason": reason}
+    tags["promotion.decided_by"] = verdict.decided_by
     if comparison is not None and champion is not None:
         tags.update(
             {

@@ -47,15 +47,20 @@ class CardFacts:
     gate: dict[str, Any] = field(default_factory=dict)  # run_gate's report
 
 
+# evaluate's names (stages/evaluate_checks.py): test_slice/<slice>.accuracy and
+# test_behaviour/<check>.pass_rate.
+SLICE_PREFIX, CHECK_PREFIX = "test_slice/", "test_behaviour/"
+
+
 def render_card(facts: CardFacts) -> str:
     """The card in Markdown; a section whose facts the run lacks is left out."""
     sections = [
         f"# {facts.model_name} version {facts.version}\n\nRun `{facts.run_id}`.",
         f"## Intended use\n\n{INTENDED_USE}\n\nNot for: {NOT_FOR}",
         _data_section(facts),
-        _table_section("Test metrics", "Metric", _prefixed(facts.metrics, "test_")),
-        _table_section("Slices (test set)", "Slice", _grouped(facts.metrics, "slice.")),
-        _table_section("Behavioural checks", "Check", _grouped(facts.metrics, "behaviour.")),
+        _table_section("Test metrics", "Metric", _overall(facts.metrics)),
+        _table_section("Slices (test set)", "Slice", _grouped(facts.metrics, SLICE_PREFIX)),
+        _table_section("Behavioural checks", "Check", _grouped(facts.metrics, CHECK_PREFIX)),
         _table_section("Spread over seeds", "Measure", _prefixed(facts.metrics, "seed_spread.")),
         _limits_section(facts),
         _gate_section(facts.gate),
@@ -101,8 +106,13 @@ def _prefixed(metrics: dict[str, float], prefix: str) -> dict[str, str]:
     return {k.removeprefix(prefix): _number(v) for k, v in metrics.items() if k.startswith(prefix)}
 
 
+def _overall(metrics: dict[str, float]) -> dict[str, str]:
+    """The `test_*` metrics of the whole test set (a slice's or a check's has a `/`)."""
+    return {k: v for k, v in _prefixed(metrics, "test_").items() if "/" not in k}
+
+
 def _grouped(metrics: dict[str, float], prefix: str) -> dict[str, str]:
-    """`slice.<name>.<measure>` metrics as one row per name: `measure value, ...`."""
+    """`<prefix><name>.<measure>` metrics as one row per name: `measure value, ...`."""
     rows: dict[str, list[str]] = {}
     for key, value in _prefixed(metrics, prefix).items():
         name, _, measure = key.rpartition(".")

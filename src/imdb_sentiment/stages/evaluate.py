@@ -14,6 +14,12 @@ from imdb_sentiment.data.prepared import load_split
 from imdb_sentiment.files import write_json
 from imdb_sentiment.modeling.metrics import Evaluation, compute_metrics, plot_curves
 from imdb_sentiment.registry.text_model import TextModelFiles, log_text_model
+from imdb_sentiment.stages.evaluate_checks import (
+    CheckInputs,
+    ModelChecks,
+    log_model_checks,
+    run_model_checks,
+)
 from imdb_sentiment.tracking.datasets import (
     DatasetRef,
     log_linked_metrics,
@@ -36,6 +42,7 @@ log = logging.getLogger(__name__)
 class Scored:
     evaluation: Evaluation
     text_model_uri: str  # the raw-text model logged with the run
+    checks: ModelChecks  # accuracy per slice, behaviour pass rates
 
 
 def evaluate_and_log(
@@ -48,19 +55,23 @@ def evaluate_and_log(
     plots_dir: Path,
     vocab: Path,
     lineage: list[Path],
+    reviews: Path,
 ) -> Scored:
     """Score the model on the test split; log the results and the raw-text model to `run_id`.
 
     The raw-text model is logged here, not in `train`, because the decision threshold it
     answers with is `evaluate.threshold`: what is served is what was evaluated. It refuses
     requests larger than `serve` allows. `lineage` files get their md5 tagged on the run
-    (see `lineage_tags`). `uri` is the MLflow store.
+    (see `lineage_tags`). `uri` is the MLflow store. `reviews` (download's table) gives the
+    test reviews' text and rating for the slices.
     """
     x, y = load_split(test_path)
     model = keras.saving.load_model(model_path)
     proba = model.predict(x, batch_size=cfg.batch_size, verbose=0).ravel()
     evaluation = compute_metrics(y, proba, cfg.threshold)
     images = plot_curves(evaluation, plots_dir)
+    inputs = CheckInputs(reviews, test_path, vocab)
+    checks = run_model_checks(model, proba, x.shape[1], inputs, cfg)
 
     store = connect(uri)
     files = TextModelFiles(model_path, vocab, x.shape[1], cfg.threshold, serve)
@@ -74,8 +85,9 @@ def evaluate_and_log(
         # the metrics a run already had when it copies them to a model being logged.
         model_id = model_id_of(text_model_uri)
         log_evaluation(store, run_id, evaluation, list(images.values()), test_set, model_id)
+        log_model_checks(store, run_id, checks)
     log.info("raw-text model %s", text_model_uri)
-    return Scored(evaluation, text_model_uri)
+    return Scored(evaluation, text_model_uri, checks)
 
 
 def log_evaluation(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,26 +12,37 @@ import numpy as np
 import pandas as pd
 
 from imdb_sentiment.checkout import project_root
-from imdb_sentiment.config import PromoteParams
-from imdb_sentiment.data.prepared import load_encoded_splits
-from imdb_sentiment.data.reviews_table import load_reviews
-from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.config import BehaviourParams, PromoteParams
+from imdb_sentiment.data.prepared import load_split
+from imdb_sentiment.data.split_reviews import (
+    MissingTestReviewsError,
+    load_split_reviews,
+    load_train_texts,
+)
+from imdb_sentiment.data.tokenizer import encoded_lengths
+from imdb_sentiment.modeling.slices import define_slices
 from imdb_sentiment.tracking.preflight import check_store
 
+if typing.TYPE_CHECKING:
+    from imdb_sentiment.registry.gate_slices import GuardInputs
+
 log = logging.getLogger(__name__)
-
-
-class MissingTestReviewsError(PipelineError):
-    """The test split names reviews that the reviews table lacks."""
+__all__ = ["MissingTestReviewsError", "load_test_reviews", "promote_or_skip"]
 
 
 def promote_or_skip(
-    uri: str, text_model: Mapping[str, Any], reviews: Path, test_split: Path, cfg: PromoteParams
+    uri: str,
+    text_model: Mapping[str, Any],
+    reviews: Path,
+    test_split: Path,
+    cfg: PromoteParams,
+    behaviour: BehaviourParams,
 ) -> dict[str, Any]:
     """The promotion report for evaluate's `text_model` record, on the store at `uri`.
 
     A queued or temporary experiment is skipped: a sweep must not move the champion back and
-    forth. Otherwise the gate decides (see `registry.gate`).
+    forth. Otherwise the gate decides (see `registry.gate`), its guards with `behaviour`'s
+    settings (`registry.gate_slices`).
     """
     if in_temporary_copy():
         log.info("experiment run in a temporary copy: not promoting")
@@ -40,11 +52,27 @@ def promote_or_skip(
     from imdb_sentiment.registry.gate import Challenger, run_gate
     from imdb_sentiment.tracking.store import connect
 
-    texts, labels = load_test_reviews(reviews, test_split)
+    rows = load_split_reviews(reviews, test_split)
+    texts, labels = rows["text"].tolist(), rows["label"].to_numpy(dtype=np.int64)
     challenger = Challenger(
         text_model["run_id"], text_model["model_uri"], text_model["test_accuracy"]
     )
-    return run_gate(connect(uri), challenger, texts, labels, cfg)
+    guards = guard_inputs(rows, reviews, test_split, behaviour)
+    return run_gate(connect(uri), challenger, texts, labels, cfg, guards)
+
+
+def guard_inputs(
+    rows: pd.DataFrame, reviews: Path, test_split: Path, behaviour: BehaviourParams
+) -> GuardInputs:
+    """The slices of the test `rows` and the behaviour settings the gate's guards judge by."""
+    from imdb_sentiment.registry.gate_slices import GuardInputs
+
+    x, _ = load_split(test_split)
+    maxlen = int(x.shape[1])  # the challenger's: prepare wrote this split for it
+    texts, ratings = rows["text"].tolist(), rows["rating"].to_numpy()
+    train_texts = load_train_texts(reviews)
+    slices = define_slices(texts, encoded_lengths(texts), ratings, train_texts, maxlen)
+    return GuardInputs(slices, maxlen, behaviour)
 
 
 def in_temporary_copy(cwd: Path | None = None) -> bool:
@@ -64,19 +92,6 @@ def skipped_report(run_id: str) -> dict[str, str]:
 
 
 def load_test_reviews(reviews: Path, test_split: Path) -> tuple[list[str], np.ndarray]:
-    """The raw text and labels of exactly the reviews in prepare's test split, in its order.
-
-    Review ids repeat across label folders, so a review is known by (label, review_id).
-    """
-    split = load_encoded_splits(test_split.parent, [test_split.stem])[test_split.stem]
-    wanted = pd.DataFrame({"label": split.y, "review_id": split.review_id})
-    table = load_reviews(reviews, ["split", "label", "review_id", "text"])
-    table = table[table["split"] == "test"].drop(columns="split")
-    table["label"] = table["label"].astype(wanted["label"].dtype)
-    table["review_id"] = table["review_id"].astype(wanted["review_id"].dtype)
-    rows = wanted.merge(table, on=["label", "review_id"], how="left", validate="one_to_one")
-    if rows["text"].isna().any() or len(rows) != len(wanted):
-        raise MissingTestReviewsError(
-            f"{test_split} names reviews that {reviews} lacks; rerun the pipeline (dvc repro)"
-        )
+    """The raw text and labels of exactly the reviews in prepare's test split, in its order."""
+    rows = load_split_reviews(reviews, test_split)
     return rows["text"].tolist(), rows["label"].to_numpy(dtype=np.int64)

@@ -14,6 +14,7 @@ from imdb_sentiment.data.tokenizer import (
     collect_tails,
     encode,
     encode_texts,
+    encoded_lengths,
     pad_sequences,
     rank_vocabulary,
     tokenize,
@@ -127,3 +128,8 @@ def test_collect_tails_rejects_a_bad_maxlen_or_mismatched_groups() -> None:
         collect_tails(["a b"], [0], n_groups=1, maxlen=0)
     with pytest.raises(ValueError):
         collect_tails(["a b", "c"], [0], n_groups=1, maxlen=3)
+
+
+def test_encoded_lengths_count_tokens_plus_the_start_mark_before_truncation() -> None:
+    texts = ["Good.", "A fine film.<br /><br />Loved it", " ".join(["word"] * 300)]
+    assert encoded_lengths(texts).tolist() == [2, 6, 301]

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
 from imdb_sentiment.config import PromoteParams
-from imdb_sentiment.registry.gate import (
-    PromotionError,
-    check_served_accuracy,
-    compare_paired,
-    decide,
-    mcnemar_exact,
-)
+from imdb_sentiment.registry.gate import check_served_accuracy
+from imdb_sentiment.registry.paired import PromotionError, compare_paired, decide, mcnemar_exact
 
-GATE = PromoteParams(alpha=0.05, min_accuracy_gain=0.002)
+GATE = PromoteParams(alpha=0.05, min_accuracy_gain=0.002, slice_alpha=0.05, max_behaviour_drop=0.1)
 
 
 def binomial_two_sided(k: int, n: int) -> float:
@@ -66,7 +62,7 @@ def test_large_gain_on_too_few_discordant_pairs_is_not_significant() -> None:
 
 def test_significant_but_tiny_gain_is_not_enough() -> None:
     # +0.16 points on 25,000 reviews; a loose alpha isolates the gain rule.
-    loose = PromoteParams(alpha=0.9, min_accuracy_gain=0.002)
+    loose = dataclasses.replace(GATE, alpha=0.9)
     promoted, reason = decide(compare_paired(*paired(25_000, 540, 500, 20_000)), loose)
     assert not promoted and "below promote.min_accuracy_gain" in reason
 

@@ -70,9 +70,9 @@ def test_card_holds_use_data_metrics_limits_and_the_gates_decision() -> None:
 def test_slices_behaviour_and_seed_spread_appear_when_the_run_has_them() -> None:
     metrics = {
         "test_accuracy": 0.85,
-        "slice.length.long.accuracy": 0.81,
-        "slice.length.long.count": 4000.0,
-        "behaviour.negation.pass_rate": 0.7,
+        "test_slice/length.long.accuracy": 0.81,
+        "test_slice/length.long.count": 4000.0,
+        "test_behaviour/negation.pass_rate": 0.7,
         "seed_spread.test_accuracy_std": 0.0013,
     }
     card = render_card(facts(metrics=metrics))
@@ -80,6 +80,8 @@ def test_slices_behaviour_and_seed_spread_appear_when_the_run_has_them() -> None
     assert "| length.long | accuracy 0.8100, count 4000 |" in card
     assert "| negation | pass_rate 0.7000 |" in card
     assert "| test_accuracy_std | 0.0013 |" in card
+    overall = card.split("## Test metrics")[1].split("## ")[0]
+    assert "| accuracy | 0.8500 |" in overall and "slice" not in overall  # the whole set only
 
 
 def test_a_first_version_has_no_p_value_and_counts_fall_back_to_params() -> None:
@@ -92,7 +94,7 @@ def test_a_first_version_has_no_p_value_and_counts_fall_back_to_params() -> None
 
 
 def test_a_long_card_is_shortened_at_a_section_for_the_description() -> None:
-    metrics = {f"slice.genre{i}.accuracy": 0.5 for i in range(400)}
+    metrics = {f"test_slice/genre{i}.accuracy": 0.5 for i in range(400)}
     card = render_card(facts(metrics={"test_accuracy": 0.85, **metrics}))
     assert len(card) > 5000
     description = fit_description(card)

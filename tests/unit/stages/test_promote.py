@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from imdb_sentiment.config import PromoteParams
+from imdb_sentiment.config import BehaviourParams, PromoteParams
 from imdb_sentiment.stages.promote import (
     MissingTestReviewsError,
     in_temporary_copy,
@@ -65,7 +65,11 @@ def test_a_temporary_copy_skips_the_gate_without_touching_the_store(
     monkeypatch.chdir(temp_copy)
     dead = "http://127.0.0.1:9"  # never asked: a skip needs no server
     model = {"run_id": "r1", "model_uri": "models:/m-1", "test_accuracy": 0.9}
-    cfg = PromoteParams(alpha=0.05, min_accuracy_gain=0.002)
-    report = promote_or_skip(dead, model, tmp_path / "none.parquet", tmp_path / "none.npz", cfg)
+    cfg = PromoteParams(
+        alpha=0.05, min_accuracy_gain=0.002, slice_alpha=0.05, max_behaviour_drop=0.1
+    )
+    behaviour = BehaviourParams(invariance_tolerance=0.1, direction_tolerance=0.01)
+    missing = (tmp_path / "none.parquet", tmp_path / "none.npz")
+    report = promote_or_skip(dead, model, *missing, cfg, behaviour)
     assert report["decision"] == "skipped" and report["run_id"] == "r1"
     assert "dvc exp apply" in report["reason"]
