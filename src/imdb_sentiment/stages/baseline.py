@@ -18,7 +18,7 @@ from typing import Any
 from imdb_sentiment.baselines.nbsvm import fit_nbsvm, score_nbsvm
 from imdb_sentiment.config import BaselineParams
 from imdb_sentiment.data.prepared import read_meta, split_path
-from imdb_sentiment.data.split_texts import load_split_texts
+from imdb_sentiment.data.split_reviews import load_split_texts
 from imdb_sentiment.modeling.metrics import Evaluation
 from imdb_sentiment.tracking.lineage import run_tags
 from imdb_sentiment.tracking.names import MODEL_FAMILY_TAG, REFERENCE_TAG

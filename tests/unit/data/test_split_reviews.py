@@ -8,7 +8,7 @@ import pytest
 
 from imdb_sentiment.data.prepared import load_encoded_splits
 from imdb_sentiment.data.reviews_table import load_reviews, write_reviews
-from imdb_sentiment.data.split_texts import MissingReviewsError, load_split_texts
+from imdb_sentiment.data.split_reviews import MissingReviewsError, load_split_texts
 from imdb_sentiment.stages.prepare import prepare_data
 from tests.unit.stages.test_prepare import CFG, reviews_table
 
