@@ -45,6 +45,8 @@ class CardFacts:
     datasets: list[dict[str, Any]] = field(default_factory=list)  # name, digest, source, rows
     meta: dict[str, Any] = field(default_factory=dict)  # prepare's meta.json, {} if absent
     gate: dict[str, Any] = field(default_factory=dict)  # run_gate's report
+    # Measure -> "mean ± sd (n seeds)" over the runs of this configuration (seed_spread()).
+    seed_spread: dict[str, str] = field(default_factory=dict)
 
 
 # evaluate's names (stages/evaluate_checks.py): test_slice/<slice>.accuracy and
@@ -61,7 +63,7 @@ def render_card(facts: CardFacts) -> str:
         _table_section("Test metrics", "Metric", _overall(facts.metrics)),
         _table_section("Slices (test set)", "Slice", _grouped(facts.metrics, SLICE_PREFIX)),
         _table_section("Behavioural checks", "Check", _grouped(facts.metrics, CHECK_PREFIX)),
-        _table_section("Spread over seeds", "Measure", _prefixed(facts.metrics, "seed_spread.")),
+        _table_section("Spread over seeds", "Measure", facts.seed_spread),
         _limits_section(facts),
         _gate_section(facts.gate),
     ]
@@ -197,7 +199,45 @@ def read_card_facts(client: Any, version: Any, gate: dict[str, Any]) -> CardFact
         datasets=datasets,
         meta=_read_meta(client, version.run_id),
         gate=gate,
+        seed_spread=seed_spread(client, run),
     )
+
+
+def seed_spread(client: Any, run: Any) -> dict[str, str]:
+    """Validation and test accuracy over the finished runs of `run`'s configuration.
+
+    The same model and data params and the same validation set, other `train.seed`s
+    (tracking/configurations.py's rule); empty unless at least two runs exist.
+    """
+    from imdb_sentiment.tracking.configurations import (
+        VAL_SET_PARAMS,
+        Spread,
+        is_configuration_param,
+    )
+
+    mine = run.data.params
+    key = {k: v for k, v in mine.items() if is_configuration_param(k) or k in VAL_SET_PARAMS}
+    finished = client.search_runs(
+        [run.info.experiment_id], "attributes.status = 'FINISHED'", max_results=1000
+    )
+    same = [r for r in finished if all(r.data.params.get(k) == v for k, v in key.items())]
+    if len(same) < 2:
+        return {}
+    rows = {"train.seed": ", ".join(sorted(r.data.params.get("train.seed", "None") for r in same))}
+    for name, metric in _SPREAD_METRICS:
+        values = [_kept(r.data.metrics, metric) for r in same]
+        values = [v for v in values if v is not None]
+        if values:
+            rows[name] = f"{Spread.of(values).format()} ({len(values)} runs)"
+    return rows
+
+
+_SPREAD_METRICS = (("validation accuracy", "val_accuracy"), ("test accuracy", "test_accuracy"))
+
+
+def _kept(metrics: dict[str, float], name: str) -> float | None:
+    """The saved model's figure: `model_<name>` under early stopping, else `<name>`."""
+    return metrics.get(f"model_{name}", metrics.get(name))
 
 
 def _read_meta(client: Any, run_id: str) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from imdb_sentiment.registry.model_card import (
     CARD_FILE,
     NOT_FOR,
@@ -73,13 +76,13 @@ def test_slices_behaviour_and_seed_spread_appear_when_the_run_has_them() -> None
         "test_slice/length.long.accuracy": 0.81,
         "test_slice/length.long.count": 4000.0,
         "test_behaviour/negation.pass_rate": 0.7,
-        "seed_spread.test_accuracy_std": 0.0013,
     }
-    card = render_card(facts(metrics=metrics))
+    spread = {"test accuracy": "0.8900 ± 0.0031 (3 runs)"}
+    card = render_card(facts(metrics=metrics, seed_spread=spread))
     assert "## Slices (test set)" in card
     assert "| length.long | accuracy 0.8100, count 4000 |" in card
     assert "| negation | pass_rate 0.7000 |" in card
-    assert "| test_accuracy_std | 0.0013 |" in card
+    assert "## Spread over seeds" in card and "| test accuracy | 0.8900 ± 0.0031 (3 runs) |" in card
     overall = card.split("## Test metrics")[1].split("## ")[0]
     assert "| accuracy | 0.8500 |" in overall and "slice" not in overall  # the whole set only
 
@@ -102,3 +105,34 @@ def test_a_long_card_is_shortened_at_a_section_for_the_description() -> None:
     assert "## Test metrics" in description and "genre1" not in description
     short = render_card(facts())
     assert fit_description(short) == short
+
+
+def test_the_seed_spread_is_read_from_the_runs_of_the_same_configuration(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from imdb_sentiment.registry.model_card import seed_spread
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("e", artifact_location=str(tmp_path / "artifacts"))
+
+    def finished_run(seed: str, maxlen: str, val: float, test: float | None) -> Any:
+        run_id = client.create_run(experiment).info.run_id
+        params = {"train.seed": seed, "prepare.maxlen": maxlen, "base.seed": "42"}
+        for key, value in params.items():
+            client.log_param(run_id, key, value)
+        client.log_metric(run_id, "val_accuracy", val)
+        if test is not None:
+            client.log_metric(run_id, "test_accuracy", test)
+        client.set_terminated(run_id)
+        return client.get_run(run_id)
+
+    mine = finished_run("1", "800", 0.90, 0.89)
+    finished_run("2", "800", 0.92, 0.91)
+    finished_run("3", "800", 0.91, None)  # not evaluated: counts for validation only
+    finished_run("1", "100", 0.85, 0.85)  # another configuration
+    spread = seed_spread(client, mine)
+    assert spread["train.seed"] == "1, 2, 3"
+    assert spread["validation accuracy"] == "0.9100 ± 0.0100 (3 runs)"
+    assert spread["test accuracy"] == "0.9000 ± 0.0141 (2 runs)"
+    alone = finished_run("1", "400", 0.88, 0.87)
+    assert seed_spread(client, alone) == {}  # one run is no spread
