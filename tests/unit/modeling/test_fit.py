@@ -107,7 +107,7 @@ def test_mixed_precision_trains_with_a_float32_output(bfloat16_policy: None) -> 
 
 
 def test_training_lowers_the_loss_on_a_tiny_set() -> None:
-    result = fit_tiny(epochs=6, learning_rate=0.01, lr_decay=1.0, early_stopping_patience=None)
+    result = fit_tiny(epochs=6, learning_rate=0.01, early_stopping_patience=None)
     losses = [epoch["loss"] for epoch in result.history]
     assert len(losses) == 6
     assert losses[-1] < 0.7 * losses[0]
