@@ -22,6 +22,7 @@ PER_LABEL = 24  # reviews per split and label in the tiny archives
 TINY_MODEL = ModelParams(
     embedding_dim=8,
     dropout=0.25,
+    spatial_dropout=0.0,
     filters=4,
     kernel_size=3,
     pool_size=2,
@@ -30,7 +31,9 @@ TINY_MODEL = ModelParams(
     bidirectional=False,
     pooling="last",
 )
-TINY_FIT = FitParams(batch_size=8, epochs=3, learning_rate=0.01, early_stopping_patience=None)
+TINY_FIT = FitParams(
+    batch_size=8, epochs=3, learning_rate=0.01, lr_decay=1.0, early_stopping_patience=None
+)
 
 
 def committed_params() -> dict[str, Any]:

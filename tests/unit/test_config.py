@@ -33,6 +33,9 @@ def test_repository_params_reproduce_the_keras_example_model() -> None:
     assert (train.model.filters, train.model.kernel_size, train.model.pool_size) == (64, 5, 4)
     assert train.model.lstm_units == 70
     assert (train.fit.batch_size, train.fit.epochs, train.fit.learning_rate) == (30, 2, 0.001)
+    # The levers the Keras example lacks are off: no spatial dropout, constant rate, base.seed.
+    assert (train.model.spatial_dropout, train.model.pooling, train.fit.lr_decay) == (0, "last", 1)
+    assert train.seed is None and train.effective_seed(42) == 42
 
 
 def test_missing_key_is_named() -> None:
@@ -89,12 +92,29 @@ def test_out_of_range_prepare_values_name_the_key(section: str, key: str, value:
         ("fit", "epochs", -1),
         ("model", "dropout", 1.0),
         ("model", "lstm_units", 0),
+        ("model", "spatial_dropout", 1.0),
+        ("fit", "lr_decay", 0),
     ],
 )
 def test_out_of_range_train_values_name_the_key(group: str, key: str, value: object) -> None:
     params = repo_params()
     params["train"][group][key] = value
     with pytest.raises(ConfigError, match=rf"'train\.{group}\.{key}' must be"):
+        load_section(params, "train", TrainParams)
+
+
+@pytest.mark.parametrize(("value", "effective"), [(None, 42), (0, 0), (7, 7)])
+def test_train_seed_is_an_int_or_null_for_base_seed(value: object, effective: int) -> None:
+    params = repo_params()
+    params["train"]["seed"] = value
+    assert load_section(params, "train", TrainParams).effective_seed(42) == effective
+
+
+@pytest.mark.parametrize("value", [-1, 2**32, "1", 1.5, True])
+def test_bad_train_seed_is_named(value: object) -> None:
+    params = repo_params()
+    params["train"]["seed"] = value
+    with pytest.raises(ConfigError, match=r"'train\.seed' must be"):
         load_section(params, "train", TrainParams)
 
 

@@ -6,13 +6,16 @@ import dataclasses
 
 from imdb_sentiment.config.loading import require as _require
 
-POOLINGS = ("last", "max")
+POOLINGS = ("last", "max", "mean_max")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelParams:
     embedding_dim: int
     dropout: float
+    # Dropout of whole embedding channels (the same dims in every position of a review),
+    # before `dropout`; 0 adds no layer, as in the Keras example.
+    spatial_dropout: float
     filters: int
     kernel_size: int
     pool_size: int
@@ -23,7 +26,8 @@ class ModelParams:
     bidirectional: bool
     # What the classifier reads of the LSTM: its state after the last step (the Keras
     # example), or the largest value each unit reached over all steps, which a long review's
-    # early sentences can still set.
+    # early sentences can still set; or mean_max: each unit's mean and max over all steps,
+    # concatenated (twice the classifier's inputs).
     pooling: str
     # Unrolled, the LSTM's 24-step loop becomes straight-line code: faster steps on a GPU,
     # slower compilation. Same maths.
@@ -32,7 +36,8 @@ class ModelParams:
     def __post_init__(self) -> None:
         for key in ("embedding_dim", "filters", "kernel_size", "pool_size", "lstm_units"):
             _require(getattr(self, key) > 0, f"train.model.{key}", "a positive integer")
-        _require(0 <= self.dropout < 1, "train.model.dropout", "a number in [0, 1)")
+        for key in ("dropout", "spatial_dropout"):
+            _require(0 <= getattr(self, key) < 1, f"train.model.{key}", "a number in [0, 1)")
         _require(self.pooling in POOLINGS, "train.model.pooling", " or ".join(POOLINGS))
 
 
@@ -41,6 +46,9 @@ class FitParams:
     batch_size: int
     epochs: int
     learning_rate: float
+    # Each epoch's learning rate is the previous one's times this (epoch n trains at
+    # learning_rate * lr_decay ** (n - 1)); 1.0 keeps it constant, as the Keras example did.
+    lr_decay: float
     # Epochs without a lower val_loss before training stops; the saved model is then the
     # epoch with the lowest val_loss. None trains every epoch and keeps the last, as the
     # Keras example does.
@@ -50,6 +58,7 @@ class FitParams:
         _require(self.batch_size > 0, "train.fit.batch_size", "a positive integer")
         _require(self.epochs > 0, "train.fit.epochs", "a positive integer")
         _require(self.learning_rate > 0, "train.fit.learning_rate", "a positive number")
+        _require(0 < self.lr_decay <= 1, "train.fit.lr_decay", "a number in (0, 1]")
         patience, allowed = self.early_stopping_patience, "a positive integer or null (no stopping)"
         _require(patience is None or patience > 0, "train.fit.early_stopping_patience", allowed)
 
@@ -92,8 +101,17 @@ class TrainParams:
     runtime: RuntimeParams
     # Data parallelism; fit.batch_size stays the global batch that the replicas share.
     distribution: str
+    # The seed of the weights' initialization, dropout and shuffling; null: base.seed. Runs
+    # that differ only in it share prepare's data and validation split (base.seed's).
+    seed: int | None
+
+    def effective_seed(self, base_seed: int) -> int:
+        """The seed training draws from: `seed`, or the pipeline's `base_seed` if null."""
+        return base_seed if self.seed is None else self.seed
 
     def __post_init__(self) -> None:
+        seed_ok = self.seed is None or 0 <= self.seed < 2**32
+        _require(seed_ok, "train.seed", "an integer in [0, 2**32) or null (base.seed)")
         _require(
             self.distribution in DISTRIBUTIONS, "train.distribution", " or ".join(DISTRIBUTIONS)
         )

@@ -64,6 +64,20 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class EpochDecay(keras.callbacks.Callback):
+    """Epoch n (1-based) trains at `learning_rate * decay ** (n - 1)`; resumes at the same rate.
+
+    Set per epoch, not per batch: a batch hook would make Keras wait on every step.
+    """
+
+    def __init__(self, learning_rate: float, decay: float) -> None:
+        super().__init__()
+        self.learning_rate, self.decay = learning_rate, decay
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.model.optimizer.learning_rate = self.learning_rate * self.decay**epoch
+
+
 class BestEpoch(keras.callbacks.Callback):
     """Early stopping on val_loss that ends with the best epoch's weights, resumable.
 
@@ -144,6 +158,8 @@ def fit_model(
     initial_epoch = checkpoint.epoch if checkpoint is not None else 0
     # Killed after the stopping epoch was backed up: no epoch left to train, only the restore.
     epochs_to = initial_epoch if stopper is not None and stopper.stopped else params.epochs
+    # Only a decaying rate adds a callback: the constant one trains exactly as Keras does.
+    decay = [EpochDecay(params.learning_rate, params.lr_decay)] if params.lr_decay != 1 else []
     start = time.perf_counter()
     history = model.fit(
         train[0],
@@ -158,6 +174,7 @@ def fit_model(
         callbacks=[
             EpochTimer(),
             StopOnNonFiniteLoss(),
+            *decay,
             *(callbacks or []),
             *([stopper] if stopper is not None else []),
             *([backup] if backup is not None else []),

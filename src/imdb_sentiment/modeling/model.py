@@ -19,14 +19,19 @@ def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Mo
         )
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="token_ids")
     x = layers.Embedding(max_features, params.embedding_dim)(inputs)  # (batch, maxlen, emb)
+    if params.spatial_dropout > 0:  # no layer at 0: the Keras example's random draws stay
+        x = layers.SpatialDropout1D(params.spatial_dropout)(x)
     x = layers.Dropout(params.dropout)(x)
     x = layers.Conv1D(params.filters, params.kernel_size, padding="valid", activation="relu")(x)
     x = layers.MaxPooling1D(params.pool_size)(x)  # (batch, (maxlen-k+1)//pool, filters)
-    every_step = params.pooling == "max"
+    every_step = params.pooling != "last"
     lstm = layers.LSTM(params.lstm_units, unroll=params.unroll, return_sequences=every_step)
     x = layers.Bidirectional(lstm)(x) if params.bidirectional else lstm(x)
-    if every_step:
+    if params.pooling == "max":
         x = layers.GlobalMaxPooling1D()(x)  # (batch, steps, units) -> (batch, units)
+    elif params.pooling == "mean_max":  # -> (batch, 2 * units)
+        pooled = [layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)]
+        x = layers.Concatenate()(pooled)
     # float32 output whatever the dtype policy: a half-precision sigmoid saturates and its
     # log-loss underflows.
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="positive_probability")(x)

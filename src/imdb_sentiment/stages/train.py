@@ -105,7 +105,7 @@ def set_up_training(params: PipelineParams, prepared: Path) -> TrainingSetup:
     replicas = start_replicas(cfg.distribution)  # before the backend's first op
     data = load_training_data(prepared, meta, replicas)
     fit = local_fit_params(replicas, cfg.fit)
-    model = build_compiled_model(cfg, meta, replicas, params.base.seed)
+    model = build_compiled_model(cfg, meta, replicas, cfg.effective_seed(params.base.seed))
     return TrainingSetup(params, replicas, data, fit, model)
 
 
@@ -153,6 +153,8 @@ def log_training_inputs(
     # The run page lists params in logging order, ~15 in view: `train.*` first, not below
     # `validate`'s thresholds, or the ones that tell runs apart look missing.
     flat = flatten_dataclass(setup.params)
+    # The seed training drew from, not params.yaml's null: runs of several seeds tell apart.
+    flat["train.seed"] = setup.params.train.effective_seed(setup.params.base.seed)
     log_params(store, run_id, {**{k: v for k, v in flat.items() if k.startswith("train.")}, **flat})
     meta = setup.data.meta
     counts = {f"data.n_{name}": count for name, count in meta["counts"].items()}

@@ -82,7 +82,8 @@ def open_backup(
     params: PipelineParams, data_files: dict[str, Path], replicas: Replicas
 ) -> TrainingBackup:
     """The backup of runs identical to this one (see `backup_key`); lock it before use."""
-    key = backup_key(params.train, params.base.seed, data_files, replicas)
+    seed = params.train.effective_seed(params.base.seed)
+    key = backup_key(params.train, seed, data_files, replicas)
     return TrainingBackup(backup_root() / key)
 
 

@@ -49,6 +49,7 @@ def fit_tiny(
         batch_size=16,
         epochs=epochs,
         learning_rate=learning_rate,
+        lr_decay=1.0,
         early_stopping_patience=early_stopping_patience,
     )
     compile_model(model, fit, runtime)
@@ -124,7 +125,9 @@ def test_early_stopping_ends_with_the_lowest_val_loss_epoch() -> None:
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     model = build_model(TINY_MODEL, max_features=20, maxlen=12)
-    fit = FitParams(batch_size=16, epochs=30, learning_rate=0.05, early_stopping_patience=2)
+    fit = FitParams(
+        batch_size=16, epochs=30, learning_rate=0.05, lr_decay=1.0, early_stopping_patience=2
+    )
     compile_model(model, fit)
     x_val, _ = toy_data(64, rng)
     val = (x_val, rng.integers(0, 2, size=64).astype(np.int8))
@@ -157,7 +160,9 @@ def _backed_up(directory: Path, val_losses: list[float]) -> TrainingBackup:
 
 def test_resume_replays_the_backed_up_epochs_into_the_early_stopper(tmp_path: Path) -> None:
     backup = _backed_up(tmp_path / "key", [0.6, 0.5, 0.55, 0.7])
-    fit = FitParams(batch_size=8, epochs=9, learning_rate=0.01, early_stopping_patience=2)
+    fit = FitParams(
+        batch_size=8, epochs=9, learning_rate=0.01, lr_decay=1.0, early_stopping_patience=2
+    )
     checkpoint, stopper = _resume_from_backup(fit, backup)
     assert checkpoint is not None and checkpoint.epoch == 4
     assert stopper is not None and (stopper.best_epoch, stopper.wait) == (2, 2)
@@ -166,10 +171,49 @@ def test_resume_replays_the_backed_up_epochs_into_the_early_stopper(tmp_path: Pa
 
 
 def test_resume_without_backup_or_patience_starts_from_scratch(tmp_path: Path) -> None:
-    fit = FitParams(batch_size=8, epochs=3, learning_rate=0.01, early_stopping_patience=None)
+    fit = FitParams(
+        batch_size=8, epochs=3, learning_rate=0.01, lr_decay=1.0, early_stopping_patience=None
+    )
     assert _resume_from_backup(fit, None) == (None, None)
     empty = TrainingBackup(tmp_path / "none-yet")
     assert _resume_from_backup(fit, empty) == (None, None)
     backup = _backed_up(tmp_path / "key", [0.6])
     checkpoint, stopper = _resume_from_backup(fit, backup)
     assert checkpoint is not None and checkpoint.epoch == 1 and stopper is None
+
+
+class RateRecorder(keras.callbacks.Callback):
+    """The optimizer's learning rate as each epoch ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+@pytest.mark.parametrize("decay", [0.5, 1.0])
+def test_lr_decay_lowers_each_epochs_learning_rate(decay: float) -> None:
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = build_model(TINY_MODEL, max_features=20, maxlen=12)
+    fit = FitParams(
+        batch_size=16, epochs=3, learning_rate=0.01, lr_decay=decay, early_stopping_patience=None
+    )
+    compile_model(model, fit)
+    recorder = RateRecorder()
+    fit_model(model, toy_data(64, rng), toy_data(32, rng), fit, callbacks=[recorder])
+    assert recorder.rates == pytest.approx([0.01, 0.01 * decay, 0.01 * decay**2])
+
+
+def test_lr_decay_must_be_in_zero_one() -> None:
+    for bad in (0.0, 1.5):
+        with pytest.raises(Exception, match=r"train\.fit\.lr_decay' must be a number in \(0, 1\]"):
+            FitParams(
+                batch_size=8,
+                epochs=1,
+                learning_rate=0.01,
+                lr_decay=bad,
+                early_stopping_patience=None,
+            )

@@ -107,6 +107,27 @@ def test_set_up_training_builds_the_seeded_model_for_the_prepared_shapes(workspa
     assert weights_equal(setup.model, seeded)
 
 
+def test_train_seed_reseeds_the_model_but_not_the_data(
+    workspace: Path, store: TrackingStore
+) -> None:
+    default = setup_for(workspace)
+    params = dataclasses.replace(
+        default.params, train=dataclasses.replace(default.params.train, seed=7)
+    )
+    seven = set_up_training(params, workspace / "prepared")
+    # Same prepared rows (prepare's base.seed), other initial weights: those of seed 7.
+    assert all(
+        np.array_equal(a, b) for a, b in zip(seven.data.train, default.data.train, strict=True)
+    )
+    assert not weights_equal(seven.model, default.model)
+    by_seed = build_compiled_model(params.train, seven.data.meta, seven.replicas, 7)
+    assert weights_equal(seven.model, by_seed)
+    with tracked_run(store, {}) as run_id:
+        log_training_inputs(store, run_id, seven, [])
+    logged = store.client.get_run(run_id).data.params
+    assert (logged["train.seed"], logged["base.seed"]) == ("7", str(params.base.seed))
+
+
 def test_training_tags_describe_the_data_backend_worker_and_resume(workspace: Path) -> None:
     setup = setup_for(workspace)
     fresh = ResumePoint("k" * 20, "store", "/b/k.lock", 0, [])
@@ -134,6 +155,9 @@ def test_log_training_inputs_logs_every_param_file_and_report(
         log_training_inputs(store, run_id, setup, [report, docs])
     params = store.client.get_run(run_id).data.params
     expected = {k: str(v) for k, v in flatten_dataclass(setup.params).items()}
+    # train.seed: null in params.yaml, logged as the seed training drew from (base.seed).
+    assert setup.params.train.seed is None
+    expected["train.seed"] = str(setup.params.base.seed)
     assert {k: v for k, v in params.items() if k in expected} == expected
     assert params["train.fit.learning_rate"] == "0.01"
     assert params["prepare.max_reviews_per_split"] == "None"
