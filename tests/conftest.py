@@ -77,6 +77,8 @@ def tiny_params() -> dict[str, Any]:
     )
     params["train"]["fit"].update(batch_size=8, epochs=2, learning_rate=0.01)
     params["evaluate"]["batch_size"] = 16
+    # Fewer than the 48 test reviews: the gate must score them in requests within the cap.
+    params["serve"]["max_reviews_per_request"] = 20
     # The behaviour templates' words are mostly outside a 20-word vocabulary: their pass rates
     # say little about a tiny model, so the gate ignores them unless a test asks.
     params["promote"]["max_behaviour_drop"] = 1.0

@@ -2,10 +2,11 @@
 
 `imdb-sentiment predict` scores a few reviews per process, and importing TensorFlow to do so
 costs more than everything else the command does. This runs, for inference only, the layers
-`build_model` can produce (Embedding, Dropout as the identity, Conv1D, MaxPooling1D, LSTM or a
-Bidirectional LSTM, GlobalMaxPooling1D, Dense) in float64 from the saved float32 weights, so
-it agrees with Keras' float32 forward pass to rounding. Any other layer, option or dtype policy
-(mixed precision) raises `UnsupportedModelError`: the caller then uses Keras.
+of `build_model`'s single-path models (Embedding, Dropout and SpatialDropout1D as the
+identity, Conv1D, MaxPooling1D, LSTM or a Bidirectional LSTM, GlobalMaxPooling1D, Dense) in
+float64 from the saved float32 weights, so it agrees with Keras' float32 forward pass to
+rounding. Any other layer, a branched graph (pooling `mean_max`), an option or a dtype
+policy (mixed precision) raises `UnsupportedModelError`: the caller then uses Keras.
 """
 
 from __future__ import annotations
@@ -226,6 +227,7 @@ def _bidirectional(options: Mapping[str, Any], group: h5py.Group | None) -> Step
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], Any], Step]] = {
     "Embedding": _embedding,
     "Dropout": _dropout,
+    "SpatialDropout1D": _dropout,  # train.model.spatial_dropout: also the identity at inference
     "Conv1D": _conv1d,
     "MaxPooling1D": _max_pooling1d,
     "GlobalMaxPooling1D": _global_max_pooling1d,

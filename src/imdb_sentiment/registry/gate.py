@@ -24,7 +24,11 @@ from imdb_sentiment.registry.paired import (
     compare_paired,
     decide,
 )
-from imdb_sentiment.registry.text_model import SENTIMENT_LABELS, load_text_model
+from imdb_sentiment.registry.text_model import (
+    SENTIMENT_LABELS,
+    load_text_model,
+    predict_within_caps,
+)
 from imdb_sentiment.tracking.names import CHAMPION, REGISTERED_MODEL
 from imdb_sentiment.tracking.store import TrackingStore, fluent_uri, store_errors
 
@@ -36,7 +40,7 @@ _SKEW_TOLERANCE = 1e-3
 
 def predicted_labels(uri: str, model_uri: str, texts: list[str]) -> np.ndarray:
     """0/1 labels from the raw-text model at `model_uri` in the store at `uri`."""
-    sentiments = load_text_model(uri, model_uri).predict(texts)
+    sentiments = predict_within_caps(load_text_model(uri, model_uri), texts)
     return np.array([s.label == SENTIMENT_LABELS[1] for s in sentiments], dtype=np.int64)
 
 

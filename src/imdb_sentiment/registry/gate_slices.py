@@ -21,7 +21,11 @@ from scipy.stats import binomtest
 from imdb_sentiment.config import BehaviourParams, PromoteParams
 from imdb_sentiment.modeling.behaviour import Predictor, pass_rates, run_checks
 from imdb_sentiment.modeling.slices import ReviewSlices
-from imdb_sentiment.registry.text_model import SENTIMENT_LABELS, load_text_model
+from imdb_sentiment.registry.text_model import (
+    SENTIMENT_LABELS,
+    load_text_model,
+    predict_within_caps,
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ def served_predictor(uri: str, model_uri: str) -> Predictor:
     model = load_text_model(uri, model_uri)
 
     def predict(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        answers = model.predict(list(texts))
+        answers = predict_within_caps(model, list(texts))
         proba = np.array([a.probability for a in answers], dtype=np.float64)
         return proba, np.array([a.label == SENTIMENT_LABELS[1] for a in answers], dtype=np.int64)
 

@@ -35,11 +35,8 @@ def predict_reviews(
 ) -> list[tuple[str, float]]:
     """(label, probability of positive) per review, from the raw-text model at `model_uri`."""
     # Loaded here, not at import: the CLI parses its arguments without MLflow.
-    from imdb_sentiment.registry.text_model import (
-        ReviewsRefused,
-        TextModelLoadError,
-        review_problem,
-    )
+    from imdb_sentiment.registry.requests import review_problem
+    from imdb_sentiment.registry.text_model import ReviewsRefused, TextModelLoadError
 
     problem = review_problem(reviews)
     if problem is not None:
@@ -90,7 +87,8 @@ def read_encoder(bundled: BundledKerasModel) -> tuple[TextEncoder, float, ServeP
     """
     from imdb_sentiment.files import read_json
     from imdb_sentiment.modeling.numpy_forward import UnsupportedModelError
-    from imdb_sentiment.registry.text_model import TextEncoder, encoder_matches, request_caps
+    from imdb_sentiment.registry.requests import request_caps
+    from imdb_sentiment.registry.text_model import TextEncoder, encoder_matches
 
     try:
         config = read_json(bundled.artifacts["config"])

@@ -27,6 +27,7 @@ from imdb_sentiment.data.tokenizer import encode_texts
 from imdb_sentiment.errors import PipelineError, first_line
 from imdb_sentiment.files import read_json, write_json
 from imdb_sentiment.modeling.runtime import backend_requirements
+from imdb_sentiment.registry.requests import LEGACY_SERVE, request_caps, review_problem
 from imdb_sentiment.tracking.store import TrackingStore, fluent_run, fluent_uri
 
 SENTIMENT_LABELS = ("negative", "positive")  # index = the label the model predicts
@@ -61,40 +62,6 @@ class TextEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return encode_texts(texts, self.vocabulary, self.maxlen)
-
-
-# Versions logged before the caps existed have none in serving.json: they get the values
-# params.yaml's `serve` section first shipped with, so no version serves unbounded requests.
-LEGACY_SERVE = ServeParams(max_reviews_per_request=1000, max_chars_per_review=20_000)
-
-
-def request_caps(config: Mapping[str, Any]) -> ServeParams:
-    """The caps in a logged model's serving.json; versions from before them get LEGACY_SERVE."""
-    return ServeParams(**config["serve"]) if "serve" in config else LEGACY_SERVE
-
-
-def review_problem(reviews: list[str], caps: ServeParams | None = None) -> str | None:
-    """Why no answer would make sense for `reviews`, or None if there is none.
-
-    `caps` bounds the request (the model's own; None before a model is loaded). Reviews are
-    numbered from 1, as `imdb-sentiment predict` numbers them.
-    """
-    if not reviews:
-        return "no reviews given"
-    if caps is not None and len(reviews) > caps.max_reviews_per_request:
-        return (
-            f"{len(reviews):,} reviews in one request; this model takes at most "
-            f"{caps.max_reviews_per_request:,} (serve.max_reviews_per_request): send fewer at once"
-        )
-    for number, review in enumerate(reviews, start=1):
-        if caps is not None and len(review) > caps.max_chars_per_review:
-            return (
-                f"review {number} has {len(review):,} characters; this model takes at most "
-                f"{caps.max_chars_per_review:,} (serve.max_chars_per_review): shorten it"
-            )
-        if not review.strip():
-            return f"review {number} is empty; pass the review's text"
-    return None
 
 
 def check_reviews(reviews: list[str], caps: ServeParams) -> None:
@@ -152,6 +119,14 @@ class ReviewSentimentModel(mlflow.pyfunc.PythonModel):
         check_reviews(model_input, self._caps)
         x = self._encoder.encode(model_input)
         return to_sentiments(predict_rows(self._model, x), self._threshold)
+
+
+def predict_within_caps(model: mlflow.pyfunc.PyFuncModel, texts: list[str]) -> list[Sentiment]:
+    """Every review of `texts`, sent in requests the model's own caps accept, as a client of
+    its server would: the gate scores 25,000 test reviews through a 1,000-review cap."""
+    caps = getattr(model.unwrap_python_model(), "_caps", LEGACY_SERVE)  # older code: no caps
+    step = caps.max_reviews_per_request
+    return [s for i in range(0, len(texts), step) for s in model.predict(texts[i : i + step])]
 
 
 def predict_rows(model: Any, x: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ TINY = ModelParams(
     unroll=False,
     bidirectional=False,
     pooling="last",
+    spatial_dropout=0.0,
 )
 MAX_FEATURES, MAXLEN = 40, 20
 
@@ -48,8 +49,9 @@ def token_ids(rows: int = 64) -> np.ndarray:
         {"bidirectional": True},
         {"pooling": "max"},
         {"bidirectional": True, "pooling": "max", "unroll": True},
+        {"spatial_dropout": 0.3},
     ],
-    ids=["keras-example", "bidirectional", "max-pooling", "bidirectional-max"],
+    ids=["keras-example", "bidirectional", "max-pooling", "bidirectional-max", "spatial-dropout"],
 )
 def test_probabilities_match_keras_to_1e_6(tmp_path: Path, variant: dict) -> None:
     model = build_model(dataclasses.replace(TINY, **variant), MAX_FEATURES, MAXLEN)
@@ -91,6 +93,14 @@ def test_a_layer_it_does_not_implement_is_refused_by_name(tmp_path: Path) -> Non
     path = saved(keras.Model(inputs, outputs), tmp_path / "model.keras")
     with pytest.raises(UnsupportedModelError, match="layer GRU"):
         load_numpy_model(path)
+
+
+def test_mean_max_pooling_is_left_to_keras(tmp_path: Path) -> None:
+    # Two poolings of one sequence, concatenated: a branched graph, which predict scores
+    # through the pyfunc instead.
+    model = build_model(dataclasses.replace(TINY, pooling="mean_max"), MAX_FEATURES, MAXLEN)
+    with pytest.raises(UnsupportedModelError):
+        load_numpy_model(saved(model, tmp_path / "model.keras"))
 
 
 def test_a_mixed_precision_model_is_refused(tmp_path: Path) -> None:

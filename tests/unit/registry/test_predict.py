@@ -60,6 +60,7 @@ def test_a_model_the_numpy_pass_does_not_cover_is_scored_by_the_pyfunc(
         bidirectional=False,
         pooling="last",
         unroll=False,
+        spatial_dropout=0.0,
     )
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:

@@ -10,14 +10,12 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from imdb_sentiment.config import ServeParams
+from imdb_sentiment.registry.requests import LEGACY_SERVE, request_caps, review_problem
 from imdb_sentiment.registry.text_model import (
-    LEGACY_SERVE,
     SENTIMENT_LABELS,
     ReviewsRefused,
     check_reviews,
     predict_rows,
-    request_caps,
-    review_problem,
     to_sentiments,
 )
 
