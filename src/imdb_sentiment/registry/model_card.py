@@ -220,7 +220,8 @@ def seed_spread(client: Any, run: Any) -> dict[str, str]:
     finished = client.search_runs(
         [run.info.experiment_id], "attributes.status = 'FINISHED'", max_results=1000
     )
-    same = [r for r in finished if all(r.data.params.get(k) == v for k, v in key.items())]
+    # A param an older run did not log yet does not set it apart (configurations' rule).
+    same = [r for r in finished if all(r.data.params.get(k, v) == v for k, v in key.items())]
     if len(same) < 2:
         return {}
     rows = {"train.seed": ", ".join(sorted(r.data.params.get("train.seed", "None") for r in same))}

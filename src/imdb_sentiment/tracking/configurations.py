@@ -30,6 +30,7 @@ NOT_CONFIGURATION = (
     "evaluate.",
     "promote.",
     "reproduce.",
+    "serve.",
     "baseline.",
     "data.",
     "distribution.",

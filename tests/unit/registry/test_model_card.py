@@ -115,9 +115,9 @@ def test_the_seed_spread_is_read_from_the_runs_of_the_same_configuration(tmp_pat
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("e", artifact_location=str(tmp_path / "artifacts"))
 
-    def finished_run(seed: str, maxlen: str, val: float, test: float | None) -> Any:
+    def finished_run(seed: str, maxlen: str, val: float, test: float | None, **more: str) -> Any:
         run_id = client.create_run(experiment).info.run_id
-        params = {"train.seed": seed, "prepare.maxlen": maxlen, "base.seed": "42"}
+        params = {"train.seed": seed, "prepare.maxlen": maxlen, "base.seed": "42", **more}
         for key, value in params.items():
             client.log_param(run_id, key, value)
         client.log_metric(run_id, "val_accuracy", val)
@@ -126,10 +126,12 @@ def test_the_seed_spread_is_read_from_the_runs_of_the_same_configuration(tmp_pat
         client.set_terminated(run_id)
         return client.get_run(run_id)
 
-    mine = finished_run("1", "800", 0.90, 0.89)
-    finished_run("2", "800", 0.92, 0.91)
+    # Params that do not set the model (serve.*), or that an older run lacks, set no run apart.
+    mine = finished_run("1", "800", 0.90, 0.89, **{"serve.max_chars_per_review": "100"})
+    finished_run("2", "800", 0.92, 0.91, **{"train.model.spatial_dropout": "0.0"})
     finished_run("3", "800", 0.91, None)  # not evaluated: counts for validation only
     finished_run("1", "100", 0.85, 0.85)  # another configuration
+    finished_run("4", "800", 0.99, 0.99, **{"base.seed": "7"})  # another validation set
     spread = seed_spread(client, mine)
     assert spread["train.seed"] == "1, 2, 3"
     assert spread["validation accuracy"] == "0.9100 ± 0.0100 (3 runs)"
