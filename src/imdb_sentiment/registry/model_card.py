@@ -204,33 +204,47 @@ def read_card_facts(client: Any, version: Any, gate: dict[str, Any]) -> CardFact
 
 
 def seed_spread(client: Any, run: Any) -> dict[str, str]:
-    """Validation and test accuracy over the finished runs of `run`'s configuration.
+    """Validation and test accuracy over the seeds of `run`'s configuration in the store.
 
-    The same model and data params and the same validation set, other `train.seed`s
-    (tracking/configurations.py's rule); empty unless at least two runs exist.
+    Finished runs with the same model and data params and the same validation set
+    (tracking/configurations.py's rule), one per effective seed (the newest: a rerun of one
+    seed is not another sample); empty unless there are at least two seeds.
     """
     from imdb_sentiment.tracking.configurations import (
         VAL_SET_PARAMS,
         Spread,
         is_configuration_param,
     )
+    from imdb_sentiment.tracking.names import REFERENCE_TAG
 
     mine = run.data.params
     key = {k: v for k, v in mine.items() if is_configuration_param(k) or k in VAL_SET_PARAMS}
     finished = client.search_runs(
-        [run.info.experiment_id], "attributes.status = 'FINISHED'", max_results=1000
+        [run.info.experiment_id], "attributes.status = 'FINISHED'", order_by=["start_time ASC"]
     )
-    # A param an older run did not log yet does not set it apart (configurations' rule).
-    same = [r for r in finished if all(r.data.params.get(k, v) == v for k, v in key.items())]
-    if len(same) < 2:
+    by_seed: dict[str, Any] = {}
+    for other in finished:
+        params = other.data.params
+        # A param an older run did not log yet does not set it apart (configurations' rule).
+        if REFERENCE_TAG not in other.data.tags and all(
+            params.get(k, v) == v for k, v in key.items()
+        ):
+            by_seed[_effective_seed(params)] = other
+    if len(by_seed) < 2:
         return {}
-    rows = {"train.seed": ", ".join(sorted(r.data.params.get("train.seed", "None") for r in same))}
+    rows = {"seeds": ", ".join(sorted(by_seed, key=lambda s: (len(s), s)))}
     for name, metric in _SPREAD_METRICS:
-        values = [_kept(r.data.metrics, metric) for r in same]
+        values = [_kept(r.data.metrics, metric) for r in by_seed.values()]
         values = [v for v in values if v is not None]
         if values:
-            rows[name] = f"{Spread.of(values).format()} ({len(values)} runs)"
+            rows[name] = f"{Spread.of(values).format()} ({len(values)} seeds)"
     return rows
+
+
+def _effective_seed(params: dict[str, str]) -> str:
+    """`train.seed`, or `base.seed` where it is null or older runs did not log it."""
+    seed = params.get("train.seed", "None")
+    return params.get("base.seed", "None") if seed == "None" else seed
 
 
 _SPREAD_METRICS = (("validation accuracy", "val_accuracy"), ("test accuracy", "test_accuracy"))

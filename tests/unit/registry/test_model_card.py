@@ -77,12 +77,13 @@ def test_slices_behaviour_and_seed_spread_appear_when_the_run_has_them() -> None
         "test_slice/length.long.count": 4000.0,
         "test_behaviour/negation.pass_rate": 0.7,
     }
-    spread = {"test accuracy": "0.8900 ± 0.0031 (3 runs)"}
+    spread = {"test accuracy": "0.8900 ± 0.0031 (3 seeds)"}
     card = render_card(facts(metrics=metrics, seed_spread=spread))
     assert "## Slices (test set)" in card
     assert "| length.long | accuracy 0.8100, count 4000 |" in card
     assert "| negation | pass_rate 0.7000 |" in card
-    assert "## Spread over seeds" in card and "| test accuracy | 0.8900 ± 0.0031 (3 runs) |" in card
+    assert "## Spread over seeds" in card
+    assert "| test accuracy | 0.8900 ± 0.0031 (3 seeds) |" in card
     overall = card.split("## Test metrics")[1].split("## ")[0]
     assert "| accuracy | 0.8500 |" in overall and "slice" not in overall  # the whole set only
 
@@ -127,14 +128,17 @@ def test_the_seed_spread_is_read_from_the_runs_of_the_same_configuration(tmp_pat
         return client.get_run(run_id)
 
     # Params that do not set the model (serve.*), or that an older run lacks, set no run apart.
+    finished_run("1", "800", 0.50, 0.50)  # seed 1 again, before: the newest run counts
     mine = finished_run("1", "800", 0.90, 0.89, **{"serve.max_chars_per_review": "100"})
     finished_run("2", "800", 0.92, 0.91, **{"train.model.spatial_dropout": "0.0"})
     finished_run("3", "800", 0.91, None)  # not evaluated: counts for validation only
     finished_run("1", "100", 0.85, 0.85)  # another configuration
+    reference = finished_run("5", "800", 0.91, 0.91)
+    client.set_tag(reference.info.run_id, "reference_baseline", "true")  # NBSVM: not a seed
     finished_run("4", "800", 0.99, 0.99, **{"base.seed": "7"})  # another validation set
     spread = seed_spread(client, mine)
-    assert spread["train.seed"] == "1, 2, 3"
-    assert spread["validation accuracy"] == "0.9100 ± 0.0100 (3 runs)"
-    assert spread["test accuracy"] == "0.9000 ± 0.0141 (2 runs)"
+    assert spread["seeds"] == "1, 2, 3"
+    assert spread["validation accuracy"] == "0.9100 ± 0.0100 (3 seeds)"
+    assert spread["test accuracy"] == "0.9000 ± 0.0141 (2 seeds)"
     alone = finished_run("1", "400", 0.88, 0.87)
     assert seed_spread(client, alone) == {}  # one run is no spread
