@@ -213,6 +213,7 @@ def seed_spread(client: Any, run: Any) -> dict[str, str]:
     from imdb_sentiment.tracking.configurations import (
         VAL_SET_PARAMS,
         Spread,
+        effective_seed,
         is_configuration_param,
     )
     from imdb_sentiment.tracking.names import REFERENCE_TAG
@@ -229,7 +230,7 @@ def seed_spread(client: Any, run: Any) -> dict[str, str]:
         if REFERENCE_TAG not in other.data.tags and all(
             params.get(k, v) == v for k, v in key.items()
         ):
-            by_seed[_effective_seed(params)] = other
+            by_seed[effective_seed(params)] = other
     if len(by_seed) < 2:
         return {}
     rows = {"seeds": ", ".join(sorted(by_seed, key=lambda s: (len(s), s)))}
@@ -239,12 +240,6 @@ def seed_spread(client: Any, run: Any) -> dict[str, str]:
         if values:
             rows[name] = f"{Spread.of(values).format()} ({len(values)} seeds)"
     return rows
-
-
-def _effective_seed(params: dict[str, str]) -> str:
-    """`train.seed`, or `base.seed` where it is null or older runs did not log it."""
-    seed = params.get("train.seed", "None")
-    return params.get("base.seed", "None") if seed == "None" else seed
 
 
 _SPREAD_METRICS = (("validation accuracy", "val_accuracy"), ("test accuracy", "test_accuracy"))

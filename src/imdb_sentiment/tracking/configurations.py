@@ -125,11 +125,27 @@ def group_configurations(
     for run in best_first(runs):
         key = tuple(run.params.get(k, "not logged") for k in columns)
         groups.setdefault(key, []).append(run)
-    configurations = [Configuration(members) for members in groups.values()]
+    configurations = [Configuration(one_per_seed(members)) for members in groups.values()]
     return sorted(
         configurations,
         key=lambda c: (-c.val_accuracy.mean, c.val_loss, -c.best.start_ms),
     )
+
+
+def one_per_seed(runs: list[RankedRun]) -> list[RankedRun]:
+    """The newest run of each effective seed, in `runs`' order: a rerun of one seed (a
+    pipeline rerun in the workspace) is the same sample again, not another one."""
+    newest: dict[str, RankedRun] = {}
+    for run in sorted(runs, key=lambda r: r.start_ms):
+        newest[effective_seed(run.params)] = run
+    kept = {id(run) for run in newest.values()}
+    return [run for run in runs if id(run) in kept]
+
+
+def effective_seed(params: Mapping[str, str]) -> str:
+    """`train.seed` as logged, or `base.seed` where it is null or was not logged yet."""
+    seed = params.get("train.seed", "None")
+    return params.get("base.seed", "None") if seed == "None" else seed
 
 
 def describes(configuration: Configuration, flat_params: Mapping[str, str]) -> bool:

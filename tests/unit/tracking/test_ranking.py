@@ -60,9 +60,13 @@ def test_runs_that_differ_only_in_their_seed_are_one_configuration_ranked_by_mea
     runs_store: tuple[str, MlflowClient, str],
 ) -> None:
     _, client, exp = runs_store
-    # The defaults over three seeds; the first run predates the train.seed param.
+    # Earlier runs of seeds 2 and 42 (predating the train.seed param): a rerun of a seed is
+    # the same sample again, so only the newest run of each seed counts.
+    add_run(client, exp, "d2-before", flat_params(**{"train.seed": 2}), val=0.5, test=0.5)
+    add_run(client, exp, "d0-before", flat_params(), val=0.5, test=0.5)
+    # The defaults over three seeds; train logs a null train.seed as the base.seed it used.
     seeded = [
-        add_run(client, exp, "d0", flat_params(), val=0.88, test=0.86),
+        add_run(client, exp, "d0", flat_params(**{"train.seed": 42}), val=0.88, test=0.86),
         add_run(client, exp, "d1", flat_params(**{"train.seed": 1}), val=0.86, test=0.85),
         add_run(client, exp, "d2", flat_params(**{"train.seed": 2}), val=0.87, test=0.87),
     ]
@@ -84,7 +88,7 @@ def test_runs_that_differ_only_in_their_seed_are_one_configuration_ranked_by_mea
     defaults = ranking.configurations[1]
     assert defaults.val_accuracy.mean == pytest.approx(0.87)
     assert defaults.val_accuracy.sd == pytest.approx(0.01)
-    assert defaults.seeds == ["None", "2", "1"]
+    assert defaults.seeds == ["42", "2", "1"]
     assert read == [single]  # nothing of the defaults' test set is read without `current`
 
     ranking = rank_runs(runs, reference_val_set(PARAMS), 1, read_test, current=PARAMS)
