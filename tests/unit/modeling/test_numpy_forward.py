@@ -9,22 +9,11 @@ import keras
 import numpy as np
 import pytest
 
-from imdb_sentiment.config import ModelParams
 from imdb_sentiment.modeling.model import build_model
 from imdb_sentiment.modeling.numpy_forward import UnsupportedModelError, load_numpy_model
+from tests.conftest import TINY_MODEL
 
-TINY = ModelParams(
-    embedding_dim=8,
-    dropout=0.25,
-    filters=6,
-    kernel_size=3,
-    pool_size=2,
-    lstm_units=5,
-    unroll=False,
-    bidirectional=False,
-    pooling="last",
-    spatial_dropout=0.0,
-)
+TINY = dataclasses.replace(TINY_MODEL, filters=6, lstm_units=5)
 MAX_FEATURES, MAXLEN = 40, 20
 
 

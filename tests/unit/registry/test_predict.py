@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from imdb_sentiment.config import ServeParams
 from imdb_sentiment.registry.predict import PredictError, predict_reviews
 from imdb_sentiment.tracking.names import CHAMPION_URI
 from imdb_sentiment.tracking.store import connect
+from tests.conftest import TINY_MODEL
 
 
 def test_no_champion_says_to_run_the_pipeline(tmp_path: Path) -> None:
@@ -43,25 +45,13 @@ def test_a_model_the_numpy_pass_does_not_cover_is_scored_by_the_pyfunc(
 
     import keras
 
-    from imdb_sentiment.config import ModelParams
     from imdb_sentiment.modeling.model import build_model
     from imdb_sentiment.registry.text_model import TextModelFiles, load_text_model, log_text_model
 
     words = ["good", "great", "bad", "awful", "film", "plot"]
     vocab = tmp_path / "vocab.json"
     vocab.write_text(json.dumps({w: i for i, w in enumerate(words, start=3)}))
-    params = ModelParams(
-        embedding_dim=8,
-        dropout=0.0,
-        filters=4,
-        kernel_size=3,
-        pool_size=2,
-        lstm_units=4,
-        bidirectional=False,
-        pooling="last",
-        unroll=False,
-        spatial_dropout=0.0,
-    )
+    params = dataclasses.replace(TINY_MODEL, dropout=0.0)
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         model = build_model(params, max_features=len(words) + 3, maxlen=12)
