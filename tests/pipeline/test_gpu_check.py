@@ -33,7 +33,8 @@ def test_gpu_stages_run_dvc_yamls_commands_and_describe_the_store(
     assert "validate: SKIPPED" in done.stdout
 
     summary = json.loads((tmp_path / "out" / "stages_summary.json").read_text())
-    assert list(summary["stage_seconds"]) == ["download", "prepare", "train", "evaluate", "promote"]
+    stages = ["download", "prepare", "baseline", "train", "evaluate", "promote"]  # dvc.yaml order
+    assert list(summary["stage_seconds"]) == stages
     assert summary["status"] == "FINISHED" and summary["tags"]["keras.backend"] == "jax"
     assert summary["runtime_params"]["train.runtime.backend"] == "jax"
     assert (

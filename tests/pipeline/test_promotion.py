@@ -15,6 +15,7 @@ from imdb_sentiment.registry.text_model import SENTIMENT_LABELS
 from imdb_sentiment.stages.promote import load_test_reviews
 from imdb_sentiment.tracking.lineage import file_md5
 from imdb_sentiment.tracking.names import CHAMPION, REGISTERED_MODEL
+from tests.conftest import tiny_params
 from tests.pipeline.stages import run_evaluate, run_promote, run_train, run_validate
 
 # A learning rate this small leaves the model near chance after one epoch; six epochs at the
@@ -150,8 +151,10 @@ def test_raw_text_model_gives_the_probabilities_of_prepare_plus_the_keras_model(
     model_uri = json.loads(workspace["text_model"].read_text())["model_uri"]
     mlflow.set_tracking_uri(mlflow_store)
     served = mlflow.pyfunc.load_model(model_uri)
+    cap = tiny_params()["serve"]["max_reviews_per_request"]  # fewer than the test reviews
+    assert len(texts) > cap
     for given in (texts, pd.DataFrame({"text": texts})):
-        answers = served.predict(given)
+        answers = [a for i in range(0, len(texts), cap) for a in served.predict(given[i : i + cap])]
         probabilities = np.array([answer.probability for answer in answers])
         np.testing.assert_array_equal(probabilities, expected.astype(np.float64))
         assert [a.label for a in answers] == [SENTIMENT_LABELS[int(p >= 0.5)] for p in expected]
