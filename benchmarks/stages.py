@@ -16,7 +16,7 @@ import shlex
 import subprocess
 import time
 
-STAGES = ["download", "prepare", "validate", "train", "evaluate", "baseline"]
+STAGES = ["download", "prepare", "validate", "train", "evaluate", "baseline", "promote"]
 
 
 def measure(command: list[str]) -> tuple[float, float]:
