@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 
 from imdb_sentiment.config import PromoteParams
-from imdb_sentiment.registry.gate_slices import GuardInputs, Verdict, judge_guards
+from imdb_sentiment.registry.gate_slices import (
+    GuardInputs,
+    Verdict,
+    judge_guards,
+    served_predictor,
+)
 from imdb_sentiment.registry.model_card import publish_card
 from imdb_sentiment.registry.paired import (
     PairedComparison,
@@ -24,11 +29,7 @@ from imdb_sentiment.registry.paired import (
     compare_paired,
     decide,
 )
-from imdb_sentiment.registry.text_model import (
-    SENTIMENT_LABELS,
-    load_text_model,
-    predict_within_caps,
-)
+from imdb_sentiment.registry.text_model import load_text_model
 from imdb_sentiment.tracking.names import CHAMPION, REGISTERED_MODEL
 from imdb_sentiment.tracking.store import TrackingStore, fluent_uri, store_errors
 
@@ -38,10 +39,9 @@ log = logging.getLogger(__name__)
 _SKEW_TOLERANCE = 1e-3
 
 
-def predicted_labels(uri: str, model_uri: str, texts: list[str]) -> np.ndarray:
-    """0/1 labels from the raw-text model at `model_uri` in the store at `uri`."""
-    sentiments = predict_within_caps(load_text_model(uri, model_uri), texts)
-    return np.array([s.label == SENTIMENT_LABELS[1] for s in sentiments], dtype=np.int64)
+def predicted_labels(model: Any, texts: list[str]) -> np.ndarray:
+    """0/1 labels from a loaded raw-text model (`load_text_model`)."""
+    return served_predictor(model)(texts)[1]
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,8 @@ def run_gate(
     lineage = lineage_of(store.client, challenger.run_id)
     version = register(store, challenger, lineage)
     challenger_uri = f"models:/{REGISTERED_MODEL}/{version.version}"
-    predicted = predicted_labels(store.uri, challenger_uri, texts)
+    served = load_text_model(store.uri, challenger_uri)  # loaded once: labels, then guards
+    predicted = predicted_labels(served, texts)
     served_accuracy = check_served_accuracy(predicted, labels, challenger.test_accuracy)
     report: dict[str, Any] = {
         "registered_model": REGISTERED_MODEL,
@@ -121,7 +122,10 @@ def run_gate(
         "decided_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     champion = current_champion(store.client)
-    comparison, verdict = _judge(store, version, champion, predicted, labels, texts, cfg, guards)
+    challenger_answers = (served, predicted)
+    comparison, verdict = _judge(
+        store, version, champion, challenger_answers, labels, texts, cfg, guards
+    )
     if comparison is not None:
         report["champion"] = {
             "version": str(champion.version),
@@ -158,24 +162,28 @@ def _judge(
     store: TrackingStore,
     version: Any,
     champion: Any | None,
-    predicted: np.ndarray,
+    challenger: tuple[Any, np.ndarray],
     labels: np.ndarray,
     texts: list[str],
     cfg: PromoteParams,
     guards: GuardInputs | None,
 ) -> tuple[PairedComparison | None, Verdict]:
-    """The paired comparison if one ran, and whether the challenger's `version` wins, why."""
+    """The paired comparison if one ran, and whether the challenger's `version` wins, why.
+
+    `challenger` is the version's loaded raw-text model and its labels on `texts`.
+    """
     if champion is None:
         return None, Verdict(True, "no champion yet: the first model becomes champion")
     if str(champion.version) == str(version.version):
         return None, Verdict(True, "this version already is the champion")
-    champion_uri = f"models:/{REGISTERED_MODEL}/{champion.version}"
-    old = predicted_labels(store.uri, champion_uri, texts)
+    served, predicted = challenger
+    old_model = load_text_model(store.uri, f"models:/{REGISTERED_MODEL}/{champion.version}")
+    old = predicted_labels(old_model, texts)
     comparison = compare_paired(labels, predicted, old)
     verdict = Verdict(*decide(comparison, cfg))
     if verdict.promoted and guards is not None:
-        uris = (f"models:/{REGISTERED_MODEL}/{version.version}", champion_uri)
-        verdict = judge_guards(store.uri, uris, labels, (predicted, old), guards, cfg, verdict)
+        models = (served, old_model)
+        verdict = judge_guards(models, labels, (predicted, old), guards, cfg, verdict)
     return comparison, verdict
 
 

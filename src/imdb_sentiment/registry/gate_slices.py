@@ -21,11 +21,7 @@ from scipy.stats import binomtest
 from imdb_sentiment.config import BehaviourParams, PromoteParams
 from imdb_sentiment.modeling.behaviour import Predictor, pass_rates, run_checks
 from imdb_sentiment.modeling.slices import ReviewSlices
-from imdb_sentiment.registry.text_model import (
-    SENTIMENT_LABELS,
-    load_text_model,
-    predict_within_caps,
-)
+from imdb_sentiment.registry.text_model import SENTIMENT_LABELS, predict_within_caps
 
 
 @dataclass(frozen=True)
@@ -91,9 +87,8 @@ def compare_slices(
     return rows
 
 
-def served_predictor(uri: str, model_uri: str) -> Predictor:
-    """The raw-text model at `model_uri` as a Predictor: probability and its own label."""
-    model = load_text_model(uri, model_uri)
+def served_predictor(model: Any) -> Predictor:
+    """A loaded raw-text model (`load_text_model`) as a Predictor: probability, its label."""
 
     def predict(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         answers = predict_within_caps(model, list(texts))
@@ -119,8 +114,7 @@ def compare_behaviour(
 
 
 def judge_guards(
-    uri: str,
-    model_uris: tuple[str, str],
+    models: tuple[Any, Any],
     labels: np.ndarray,
     predicted: tuple[np.ndarray, np.ndarray],
     inputs: GuardInputs,
@@ -129,13 +123,13 @@ def judge_guards(
 ) -> Verdict:
     """The guards' verdict on a challenger the `overall` rule promotes.
 
-    `model_uris` and `predicted` are (challenger, champion): the served models and their 0/1
-    labels on the test reviews, in the order of `labels` and `inputs.slices`.
+    `models` and `predicted` are (challenger, champion): the loaded raw-text models and their
+    0/1 labels on the test reviews, in the order of `labels` and `inputs.slices`.
     """
     slices = compare_slices(np.asarray(labels), *map(np.asarray, predicted), inputs.slices)
     rates = [
-        pass_rates(run_checks(served_predictor(uri, model_uri), inputs.maxlen, inputs.behaviour))
-        for model_uri in model_uris
+        pass_rates(run_checks(served_predictor(model), inputs.maxlen, inputs.behaviour))
+        for model in models
     ]
     behaviour = compare_behaviour(*rates)
     details = {"slices": slices, "behaviour": behaviour}
