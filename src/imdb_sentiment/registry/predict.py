@@ -85,19 +85,13 @@ def read_encoder(bundled: BundledKerasModel) -> tuple[TextEncoder, float, ServeP
     The pyfunc tokenizes with the copy of this package it was logged with; the numpy path
     with the installed one, so it is used only while both encode the self-test alike.
     """
-    from imdb_sentiment.files import read_json
     from imdb_sentiment.modeling.numpy_forward import UnsupportedModelError
-    from imdb_sentiment.registry.requests import request_caps
-    from imdb_sentiment.registry.text_model import TextEncoder, encoder_matches
+    from imdb_sentiment.registry.text_model import encoder_matches, read_serving_files
 
     try:
-        config = read_json(bundled.artifacts["config"])
-        encoder = TextEncoder(read_json(bundled.artifacts["vocab"]), int(config["maxlen"]))
-        matches = encoder_matches(encoder, config["self_test"])
-        threshold = float(config["threshold"])
-        caps = request_caps(config)
+        files = read_serving_files(bundled.artifacts)
     except (OSError, LookupError, TypeError, ValueError) as exc:  # the pyfunc will say why
         raise UnsupportedModelError(f"unreadable serving files ({exc})") from exc
-    if not matches:
+    if not encoder_matches(files.encoder, files.self_test):
         raise UnsupportedModelError("its tokenizer differs from this imdb_sentiment's")
-    return encoder, threshold, caps
+    return files.encoder, files.threshold, files.caps

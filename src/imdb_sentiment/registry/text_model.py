@@ -106,11 +106,9 @@ class ReviewSentimentModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         import keras  # the serving process's backend: a .keras file loads in any
 
-        config = read_json(context.artifacts["config"])
-        self._encoder = TextEncoder(read_json(context.artifacts["vocab"]), config["maxlen"])
-        self._threshold = float(config["threshold"])
-        self._caps = request_caps(config)
-        check_encoder(self._encoder, config["self_test"])
+        files = read_serving_files(context.artifacts)
+        self._encoder, self._threshold, self._caps = files.encoder, files.threshold, files.caps
+        check_encoder(self._encoder, files.self_test)
         self._model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
 
     def predict(
@@ -161,6 +159,25 @@ def self_test(encoder: TextEncoder) -> list[dict[str, Any]]:
     """The example reviews with their ids under the tokenizer the model is logged with."""
     ids = encoder.encode(EXAMPLE_REVIEWS).tolist()
     return [{"text": t, "ids": row} for t, row in zip(EXAMPLE_REVIEWS, ids, strict=True)]
+
+
+@dataclass(frozen=True)
+class ServingFiles:
+    """What a logged model's serving.json and vocab.json say (written by `log_text_model`)."""
+
+    encoder: TextEncoder
+    threshold: float
+    caps: ServeParams
+    self_test: list[dict[str, Any]]  # reviews and the ids training's tokenizer gave them
+
+
+def read_serving_files(artifacts: Mapping[str, Any]) -> ServingFiles:
+    """The serving files of a logged model, from its artifact paths (`config`, `vocab`)."""
+    config = read_json(artifacts["config"])
+    encoder = TextEncoder(read_json(artifacts["vocab"]), int(config["maxlen"]))
+    return ServingFiles(
+        encoder, float(config["threshold"]), request_caps(config), config["self_test"]
+    )
 
 
 def check_encoder(encoder: TextEncoder, expected: list[dict[str, Any]]) -> None:
