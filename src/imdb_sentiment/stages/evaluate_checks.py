@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 
 from imdb_sentiment.config import EvaluateParams
-from imdb_sentiment.data.split_reviews import load_split_reviews, load_train_texts
-from imdb_sentiment.data.tokenizer import encoded_lengths
+from imdb_sentiment.data.split_reviews import load_split_reviews
 from imdb_sentiment.files import read_json, write_json
 from imdb_sentiment.modeling.behaviour import behaviour_metrics, run_checks, threshold_predictor
-from imdb_sentiment.modeling.slices import define_slices, slice_accuracy, slice_metrics
+from imdb_sentiment.modeling.slices import slice_accuracy, slice_metrics
 from imdb_sentiment.registry.text_model import TextEncoder
+from imdb_sentiment.stages.review_slices import slices_of_test_reviews
 from imdb_sentiment.tracking.store import TrackingStore, log_artifact, log_metrics
 
 SLICES_FILE = "slices.json"
@@ -44,10 +44,7 @@ def run_model_checks(
     the raw-text model's.
     """
     rows = load_split_reviews(inputs.reviews, inputs.test)
-    texts = rows["text"].tolist()
-    train_texts = load_train_texts(inputs.reviews)
-    lengths = encoded_lengths(texts)
-    slices = define_slices(texts, lengths, rows["rating"].to_numpy(), train_texts, maxlen)
+    slices = slices_of_test_reviews(rows, inputs.reviews, maxlen)
     predicted = (np.asarray(proba).ravel() >= cfg.threshold).astype(np.int64)
     labels = rows["label"].to_numpy(dtype=np.int64)
     encoder = TextEncoder(read_json(inputs.vocab), maxlen)

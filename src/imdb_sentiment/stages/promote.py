@@ -17,10 +17,8 @@ from imdb_sentiment.data.prepared import load_split
 from imdb_sentiment.data.split_reviews import (
     MissingTestReviewsError,
     load_split_reviews,
-    load_train_texts,
 )
-from imdb_sentiment.data.tokenizer import encoded_lengths
-from imdb_sentiment.modeling.slices import define_slices
+from imdb_sentiment.stages.review_slices import slices_of_test_reviews
 from imdb_sentiment.tracking.preflight import check_store
 
 if typing.TYPE_CHECKING:
@@ -69,9 +67,7 @@ def guard_inputs(
 
     x, _ = load_split(test_split)
     maxlen = int(x.shape[1])  # the challenger's: prepare wrote this split for it
-    texts, ratings = rows["text"].tolist(), rows["rating"].to_numpy()
-    train_texts = load_train_texts(reviews)
-    slices = define_slices(texts, encoded_lengths(texts), ratings, train_texts, maxlen)
+    slices = slices_of_test_reviews(rows, reviews, maxlen)
     return GuardInputs(slices, maxlen, behaviour)
 
 
