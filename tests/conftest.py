@@ -21,6 +21,7 @@ PER_LABEL = 24  # reviews per split and label in the tiny archives
 # A conv-LSTM small enough to fit in a second: for tests that build and fit models in-process.
 TINY_MODEL = ModelParams(
     embedding_dim=8,
+    bigram_buckets=0,
     dropout=0.25,
     spatial_dropout=0.0,
     filters=4,

@@ -76,13 +76,13 @@ def check_training_memory(cfg: TrainParams, meta: Mapping[str, Any]) -> None:
     width = cfg.model.embedding_dim + 2 * cfg.model.filters  # per token: embedding, conv
     needs = [
         padded_sequences(n_train + meta["counts"]["val"], maxlen),
-        embedding_table(meta["max_features"], cfg.model.embedding_dim),
+        embedding_table(meta["max_features"] + cfg.model.bigram_buckets, cfg.model.embedding_dim),
         batch_activations(min(cfg.fit.batch_size, n_train), maxlen, width),
     ]
     check_memory(
         needs,
-        "lower prepare.maxlen, prepare.max_features, train.model.embedding_dim or "
-        "train.fit.batch_size",
+        "lower prepare.maxlen, prepare.max_features, train.model.embedding_dim, "
+        "train.model.bigram_buckets or train.fit.batch_size",
     )
 
 

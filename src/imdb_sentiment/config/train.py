@@ -12,6 +12,9 @@ POOLINGS = ("last", "max", "mean_max")
 @dataclasses.dataclass(frozen=True)
 class ModelParams:
     embedding_dim: int
+    # Rows of a second embedding table for (previous word, word) pairs, hashed; each
+    # position's vector is its word's plus its pair's. 0: words only (the Keras example).
+    bigram_buckets: int
     dropout: float
     # Dropout of whole embedding channels (the same dims in every position of a review),
     # before `dropout`; 0 adds no layer, as in the Keras example.
@@ -36,6 +39,9 @@ class ModelParams:
     def __post_init__(self) -> None:
         for key in ("embedding_dim", "filters", "kernel_size", "pool_size", "lstm_units"):
             _require(getattr(self, key) > 0, f"train.model.{key}", "a positive integer")
+        _require(
+            self.bigram_buckets >= 0, "train.model.bigram_buckets", "0 (off) or a positive integer"
+        )
         for key in ("dropout", "spatial_dropout"):
             _require(0 <= getattr(self, key) < 1, f"train.model.{key}", "a number in [0, 1)")
         _require(self.pooling in POOLINGS, "train.model.pooling", " or ".join(POOLINGS))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 from keras import layers
 
 from imdb_sentiment.config import ConfigError, FitParams, ModelParams, RuntimeParams
+from imdb_sentiment.modeling.bigram_embedding import MAX_INPUT_DIM, BigramEmbedding
 
 
 def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Model:
@@ -18,7 +21,7 @@ def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Mo
             f"{params.kernel_size * params.pool_size}"
         )
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="token_ids")
-    x = layers.Embedding(max_features, params.embedding_dim)(inputs)  # (batch, maxlen, emb)
+    x = _embedding(params, max_features)(inputs)  # (batch, maxlen, emb)
     if params.spatial_dropout > 0:  # no layer at 0: the Keras example's random draws stay
         x = layers.SpatialDropout1D(params.spatial_dropout)(x)
     x = layers.Dropout(params.dropout)(x)
@@ -36,6 +39,23 @@ def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Mo
     # log-loss underflows.
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="positive_probability")(x)
     return keras.Model(inputs, outputs, name="conv_lstm")
+
+
+def _embedding(params: ModelParams, max_features: int) -> layers.Layer:
+    if params.bigram_buckets == 0:  # the Keras example
+        return layers.Embedding(max_features, params.embedding_dim)
+    if max_features > MAX_INPUT_DIM:
+        raise ConfigError(
+            f"params.yaml: prepare.max_features={max_features} is too large for "
+            f"train.model.bigram_buckets; allowed: max_features <= {MAX_INPUT_DIM} "
+            "(or bigram_buckets: 0)"
+        )
+    return BigramEmbedding(max_features, params.embedding_dim, params.bigram_buckets)
+
+
+def load_model(path: Path, compile: bool = True) -> keras.Model:
+    """A model `build_model` made and Keras saved; its custom layer is registered above."""
+    return keras.saving.load_model(path, compile=compile)
 
 
 def compile_model(

@@ -2,8 +2,9 @@
 
 `imdb-sentiment predict` scores a few reviews per process, and importing TensorFlow to do so
 costs more than everything else the command does. This runs, for inference only, the layers
-of `build_model`'s single-path models (Embedding, Dropout and SpatialDropout1D as the
-identity, Conv1D, MaxPooling1D, LSTM or a Bidirectional LSTM, GlobalMaxPooling1D, Dense) in
+of `build_model`'s single-path models (Embedding or BigramEmbedding, Dropout and
+SpatialDropout1D as the identity, Conv1D, MaxPooling1D, LSTM or a Bidirectional LSTM,
+GlobalMaxPooling1D, Dense) in
 float64 from the saved float32 weights, so it agrees with Keras' float32 forward pass to
 rounding. Any other layer, a branched graph (pooling `mean_max`), an option or a dtype
 policy (mixed precision) raises `UnsupportedModelError`: the caller then uses Keras.
@@ -141,6 +142,19 @@ def _embedding(options: Mapping[str, Any], group: h5py.Group | None) -> Step:
     return lambda ids: table[ids]  # (batch, maxlen, embedding_dim)
 
 
+def _bigram_embedding(options: Mapping[str, Any], group: h5py.Group | None) -> Step:
+    """modeling/bigram_embedding.py: word vectors plus hashed (previous word, word) vectors."""
+    words, pairs = _variables(group)
+    vocab, buckets = options["input_dim"], options["buckets"]
+
+    def embed(ids: np.ndarray) -> np.ndarray:
+        ids = ids.astype(np.int64)
+        previous = np.pad(ids[:, :-1], [(0, 0), (1, 0)])
+        return words[ids] + pairs[(previous * vocab % buckets + ids) % buckets]
+
+    return embed
+
+
 def _dropout(options: Mapping[str, Any], group: h5py.Group | None) -> Step:
     return lambda x: x  # inference
 
@@ -226,6 +240,7 @@ def _bidirectional(options: Mapping[str, Any], group: h5py.Group | None) -> Step
 
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], Any], Step]] = {
     "Embedding": _embedding,
+    "BigramEmbedding": _bigram_embedding,  # train.model.bigram_buckets > 0
     "Dropout": _dropout,
     "SpatialDropout1D": _dropout,  # train.model.spatial_dropout: also the identity at inference
     "Conv1D": _conv1d,

@@ -104,12 +104,13 @@ class ReviewSentimentModel(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context: Any) -> None:
-        import keras  # the serving process's backend: a .keras file loads in any
+        # The serving process's backend: a .keras file loads in any.
+        from imdb_sentiment.modeling.model import load_model
 
         files = read_serving_files(context.artifacts)
         self._encoder, self._threshold, self._caps = files.encoder, files.threshold, files.caps
         check_encoder(self._encoder, files.self_test)
-        self._model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
+        self._model = load_model(context.artifacts["keras_model"], compile=False)
 
     def predict(
         self, model_input: list[str], params: dict[str, Any] | None = None

@@ -7,12 +7,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
-
 from imdb_sentiment.config import EvaluateParams, ServeParams
 from imdb_sentiment.data.prepared import load_split
 from imdb_sentiment.files import write_json
 from imdb_sentiment.modeling.metrics import Evaluation, compute_metrics, plot_curves
+from imdb_sentiment.modeling.model import load_model
 from imdb_sentiment.registry.text_model import TextModelFiles, log_text_model
 from imdb_sentiment.stages.evaluate_checks import (
     CheckInputs,
@@ -66,7 +65,7 @@ def evaluate_and_log(
     test reviews' text and rating for the slices.
     """
     x, y = load_split(test_path)
-    model = keras.saving.load_model(model_path)
+    model = load_model(model_path)
     proba = model.predict(x, batch_size=cfg.batch_size, verbose=0).ravel()
     evaluation = compute_metrics(y, proba, cfg.threshold)
     images = plot_curves(evaluation, plots_dir)

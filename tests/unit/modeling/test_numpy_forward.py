@@ -39,8 +39,16 @@ def token_ids(rows: int = 64) -> np.ndarray:
         {"pooling": "max"},
         {"bidirectional": True, "pooling": "max", "unroll": True},
         {"spatial_dropout": 0.3},
+        {"bigram_buckets": 7},  # fewer buckets than pairs: collisions must hash alike
     ],
-    ids=["keras-example", "bidirectional", "max-pooling", "bidirectional-max", "spatial-dropout"],
+    ids=[
+        "keras-example",
+        "bidirectional",
+        "max-pooling",
+        "bidirectional-max",
+        "spatial-dropout",
+        "bigrams",
+    ],
 )
 def test_probabilities_match_keras_to_1e_6(tmp_path: Path, variant: dict) -> None:
     model = build_model(dataclasses.replace(TINY, **variant), MAX_FEATURES, MAXLEN)

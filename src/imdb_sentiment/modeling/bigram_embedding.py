@@ -1,0 +1,56 @@
+"""Word vectors plus hashed word-pair vectors: the conv-LSTM's input with bigram features."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+# Pair ids are computed as previous_id * input_dim in int32: input_dim must keep that below 2**31.
+MAX_INPUT_DIM = 46340
+
+
+def pair_buckets(ids: Any, input_dim: int, buckets: int) -> Any:
+    """(batch, steps) word ids -> ids of (previous word, word) pairs in [0, buckets).
+
+    The first step's previous word is the padding id 0. Distinct pairs may share a bucket:
+    the table is far smaller than input_dim**2. numpy_forward repeats this formula.
+    """
+    previous = ops.pad(ids[:, :-1], [[0, 0], [1, 0]])
+    return ops.mod(ops.mod(previous * input_dim, buckets) + ids, buckets)
+
+
+@keras.saving.register_keras_serializable(package="imdb_sentiment")
+class BigramEmbedding(layers.Layer):
+    """Embedding(input_dim, output_dim) plus a (buckets, output_dim) table of word pairs.
+
+    Each position's vector is its word's plus its (previous word, word) pair's, so phrases
+    such as "not good" or "at best" get weights of their own, as NBSVM's bigram features do;
+    the convolution and the LSTM above are unchanged. One layer, not two embeddings and an
+    add, so the saved model stays a chain numpy_forward can run.
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, buckets: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not 0 < input_dim <= MAX_INPUT_DIM:
+            raise ValueError(f"input_dim {input_dim} outside (0, {MAX_INPUT_DIM}]")
+        self.input_dim, self.output_dim, self.buckets = input_dim, output_dim, buckets
+
+    def build(self, input_shape: Any) -> None:
+        # Keras' Embedding default initializer, for both tables.
+        self.words = self.add_weight((self.input_dim, self.output_dim), "uniform", name="words")
+        self.pairs = self.add_weight((self.buckets, self.output_dim), "uniform", name="pairs")
+
+    def call(self, inputs: Any) -> Any:
+        ids = ops.cast(inputs, "int32")
+        pairs = pair_buckets(ids, self.input_dim, self.buckets)
+        vectors = ops.take(self.words, ids, axis=0) + ops.take(self.pairs, pairs, axis=0)
+        return ops.cast(vectors, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return (*input_shape, self.output_dim)
+
+    def get_config(self) -> dict[str, Any]:
+        dims = {"input_dim": self.input_dim, "output_dim": self.output_dim}
+        return {**super().get_config(), **dims, "buckets": self.buckets}

@@ -1,0 +1,64 @@
+"""Bigram features: each position's vector is its word's plus its (previous, word) pair's."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from imdb_sentiment.config import ConfigError
+from imdb_sentiment.modeling.bigram_embedding import BigramEmbedding, pair_buckets
+from imdb_sentiment.modeling.model import build_model, load_model
+from tests.unit.modeling.test_model import KERAS_EXAMPLE_MODEL
+
+BIGRAMS = dataclasses.replace(KERAS_EXAMPLE_MODEL, bigram_buckets=1000)
+
+
+def test_pair_ids_hash_the_previous_word_and_the_word() -> None:
+    ids = np.array([[0, 0, 5, 7, 5], [3, 5, 7, 46339, 46339]], dtype="int32")
+    vocab, buckets = 46340, 101
+    got = keras.ops.convert_to_numpy(pair_buckets(ids, vocab, buckets))
+    for row, words in zip(got, ids.tolist(), strict=True):
+        previous = [0, *words[:-1]]  # the first word follows padding
+        assert row.tolist() == [
+            (p * vocab + w) % buckets for p, w in zip(previous, words, strict=True)
+        ]
+    # The largest ids allowed do not overflow int32: results stay in [0, buckets).
+    assert got.min() >= 0 and got.max() < buckets
+
+
+def test_a_word_gets_another_vector_after_another_word() -> None:
+    layer = BigramEmbedding(input_dim=10, output_dim=4, buckets=97)
+    not_good, very_good = layer(np.array([[2, 5]])), layer(np.array([[3, 5]]))
+    # "good" (id 5) reads differently after "not" (2) than after "very" (3) ...
+    assert not np.allclose(not_good[0, 1], very_good[0, 1])
+    words, pairs = (keras.ops.convert_to_numpy(w) for w in layer.weights)
+    # ... by exactly the pair table's row: word vector + pair vector.
+    np.testing.assert_allclose(not_good[0, 1], words[5] + pairs[(2 * 10 + 5) % 97], rtol=1e-6)
+
+
+def test_bigram_buckets_swap_the_embedding_and_add_its_table() -> None:
+    model = build_model(BIGRAMS, max_features=20000, maxlen=100)
+    plain = build_model(KERAS_EXAMPLE_MODEL, max_features=20000, maxlen=100)
+    assert isinstance(model.layers[1], BigramEmbedding)
+    assert model.count_params() == plain.count_params() + 1000 * 128
+    assert [type(x) for x in model.layers[2:]] == [type(x) for x in plain.layers[2:]]
+
+
+def test_a_saved_bigram_model_loads_and_predicts_the_same(tmp_path: Path) -> None:
+    model = build_model(dataclasses.replace(BIGRAMS, lstm_units=4, filters=4), 50, 30)
+    ids = np.random.default_rng(0).integers(0, 50, (6, 30)).astype("int32")
+    model.save(tmp_path / "model.keras")
+    loaded = load_model(tmp_path / "model.keras", compile=False)
+    assert isinstance(loaded.layers[1], BigramEmbedding) and loaded.layers[1].buckets == 1000
+    np.testing.assert_array_equal(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0))
+
+
+def test_bad_bigram_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match=r"train\.model\.bigram_buckets' must be 0 \(off\)"):
+        dataclasses.replace(KERAS_EXAMPLE_MODEL, bigram_buckets=-1)
+    with pytest.raises(ConfigError, match=r"max_features=46341 is too large.*<= 46340"):
+        build_model(BIGRAMS, max_features=46341, maxlen=100)
