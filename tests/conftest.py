@@ -33,7 +33,12 @@ TINY_MODEL = ModelParams(
     pooling="last",
 )
 TINY_FIT = FitParams(
-    batch_size=8, epochs=3, learning_rate=0.01, lr_decay=1.0, early_stopping_patience=None
+    batch_size=8,
+    epochs=3,
+    learning_rate=0.01,
+    lr_decay=1.0,
+    lr_schedule="constant",
+    early_stopping_patience=None,
 )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+from imdb_sentiment.config import FitParams
 from imdb_sentiment.modeling.checkpoint import BackupBusyError, TrainingBackup
 from imdb_sentiment.modeling.fit import fit_model
 from imdb_sentiment.modeling.model import build_model, compile_model
@@ -259,10 +260,13 @@ class Crash(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def fresh_model() -> keras.Model:
+LINEAR_FIT = dataclasses.replace(TINY_FIT, lr_schedule="linear")
+
+
+def fresh_model(fit: FitParams = TINY_FIT) -> keras.Model:
     keras.utils.set_random_seed(7)
     model = build_model(TINY_MODEL, MAX_FEATURES, MAXLEN)
-    compile_model(model, TINY_FIT)
+    compile_model(model, fit, train_rows=64)
     return model
 
 
@@ -273,28 +277,30 @@ def toy_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndar
     return (x[:64], y[:64]), (x[64:], y[64:])
 
 
-def test_backup_restores_dropout_and_rng_state_exactly(tmp_path: Path) -> None:
+# A linear schedule's rate follows the optimizer's step count, which the backup restores.
+@pytest.mark.parametrize("fit", [TINY_FIT, LINEAR_FIT], ids=["constant", "linear-schedule"])
+def test_backup_restores_dropout_and_rng_state_exactly(tmp_path: Path, fit: FitParams) -> None:
     train, val = toy_data()
-    straight = fresh_model()
-    expected = fit_model(straight, train, val, TINY_FIT)
+    straight = fresh_model(fit)
+    expected = fit_model(straight, train, val, fit)
 
     backup = TrainingBackup(tmp_path / "key")
     with pytest.raises(KeyboardInterrupt):
-        fit_model(fresh_model(), train, val, TINY_FIT, callbacks=[Crash()], backup=backup)
+        fit_model(fresh_model(fit), train, val, fit, callbacks=[Crash()], backup=backup)
     assert [p.name for p in backup.directory.iterdir()] == ["epoch-00001"]
     # A save killed halfway leaves a temp folder that nothing reads.
     (backup.directory / ".epoch-00002.tmp").mkdir()
 
-    resumed_model = fresh_model()
-    resumed = fit_model(resumed_model, train, val, TINY_FIT, backup=backup)
+    resumed_model = fresh_model(fit)
+    resumed = fit_model(resumed_model, train, val, fit, backup=backup)
     assert resumed.initial_epoch == 1
     assert without(resumed.history, "epoch_seconds") == without(expected.history, "epoch_seconds")
     for a, b in zip(straight.get_weights(), resumed_model.get_weights(), strict=True):
         assert np.array_equal(a, b)
     # Killed after the last epoch's backup but before its outputs were written: no epoch left.
     assert backup.latest() is not None and backup.latest().epoch == 3  # the caller deletes it
-    last_model = fresh_model()
-    last = fit_model(last_model, train, val, TINY_FIT, backup=backup)
+    last_model = fresh_model(fit)
+    last = fit_model(last_model, train, val, fit, backup=backup)
     assert last.initial_epoch == 3 and last.history == resumed.history
     for a, b in zip(straight.get_weights(), last_model.get_weights(), strict=True):
         assert np.array_equal(a, b)

@@ -94,6 +94,7 @@ def test_out_of_range_prepare_values_name_the_key(section: str, key: str, value:
         ("model", "lstm_units", 0),
         ("model", "spatial_dropout", 1.0),
         ("fit", "lr_decay", 0),
+        ("fit", "lr_schedule", "cosine"),
     ],
 )
 def test_out_of_range_train_values_name_the_key(group: str, key: str, value: object) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 from imdb_sentiment.config.loading import require as _require
 
 POOLINGS = ("last", "max", "mean_max")
+LR_SCHEDULES = ("constant", "linear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +56,9 @@ class FitParams:
     # Each epoch's learning rate is the previous one's times this (epoch n trains at
     # learning_rate * lr_decay ** (n - 1)); 1.0 keeps it constant, as the Keras example did.
     lr_decay: float
+    # constant: learning_rate throughout (with lr_decay's steps, if any); linear: falls in a
+    # straight line, step by step, from learning_rate to 0 at the last epoch's last step.
+    lr_schedule: str
     # Epochs without a lower val_loss before training stops; the saved model is then the
     # epoch with the lowest val_loss. None trains every epoch and keeps the last, as the
     # Keras example does.
@@ -65,6 +69,13 @@ class FitParams:
         _require(self.epochs > 0, "train.fit.epochs", "a positive integer")
         _require(self.learning_rate > 0, "train.fit.learning_rate", "a positive number")
         _require(0 < self.lr_decay <= 1, "train.fit.lr_decay", "a number in (0, 1]")
+        schedules = " or ".join(LR_SCHEDULES)
+        _require(self.lr_schedule in LR_SCHEDULES, "train.fit.lr_schedule", schedules)
+        _require(
+            self.lr_schedule == "constant" or self.lr_decay == 1,
+            "train.fit.lr_decay",
+            "1.0 when train.fit.lr_schedule is linear (the schedule sets every step's rate)",
+        )
         patience, allowed = self.early_stopping_patience, "a positive integer or null (no stopping)"
         _require(patience is None or patience > 0, "train.fit.early_stopping_patience", allowed)
 

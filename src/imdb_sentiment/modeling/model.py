@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import keras
@@ -58,10 +59,32 @@ def load_model(path: Path, compile: bool = True) -> keras.Model:
     return keras.saving.load_model(path, compile=compile)
 
 
+def learning_rate(
+    params: FitParams, train_rows: int | None
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The optimizer's rate: a number, or for `linear` a schedule over every training step.
+
+    A schedule is evaluated inside the train step, so it needs no batch callback (which would
+    make Keras wait on every step) and resumes from the optimizer's saved step count.
+    """
+    if params.lr_schedule == "constant":
+        return params.learning_rate
+    if train_rows is None:
+        raise ValueError("a linear learning-rate schedule needs the number of training rows")
+    steps = math.ceil(train_rows / params.batch_size) * params.epochs
+    return keras.optimizers.schedules.PolynomialDecay(params.learning_rate, steps, 0.0)
+
+
 def compile_model(
-    model: keras.Model, params: FitParams, runtime: RuntimeParams | None = None
+    model: keras.Model,
+    params: FitParams,
+    runtime: RuntimeParams | None = None,
+    train_rows: int | None = None,
 ) -> None:
-    """Adam + binary cross-entropy; `runtime` adds the speed settings (Keras' own if None)."""
+    """Adam + binary cross-entropy; `runtime` adds the speed settings (Keras' own if None).
+
+    `train_rows` (the whole train split, all replicas together) sizes a linear schedule.
+    """
     speed = {}
     if runtime is not None:
         speed = {
@@ -69,7 +92,7 @@ def compile_model(
             "steps_per_execution": runtime.steps_per_execution,
         }
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate(params, train_rows)),
         loss="binary_crossentropy",
         metrics=["accuracy"],
         **speed,

@@ -123,7 +123,7 @@ def build_compiled_model(
     keras.utils.set_random_seed(seed)
     with replicas.scope():
         model = build_model(cfg.model, meta["max_features"], meta["maxlen"])
-        compile_model(model, cfg.fit, cfg.runtime)
+        compile_model(model, cfg.fit, cfg.runtime, meta["counts"]["train"])
     return model
 
 

@@ -18,7 +18,12 @@ from imdb_sentiment.modeling.distribution import (
 )
 
 FIT = FitParams(
-    batch_size=8, epochs=1, learning_rate=0.01, lr_decay=1.0, early_stopping_patience=None
+    batch_size=8,
+    epochs=1,
+    learning_rate=0.01,
+    lr_decay=1.0,
+    lr_schedule="constant",
+    early_stopping_patience=None,
 )
 X = np.arange(18).reshape(9, 2)  # 9 rows of token ids
 Y = np.arange(9)
@@ -44,7 +49,12 @@ def test_tensorflow_workers_read_every_row_and_pass_the_global_batch() -> None:
     x, y = shard_split(two, (X, Y))
     assert np.array_equal(x, X) and np.array_equal(y, Y)
     odd = FitParams(
-        batch_size=7, epochs=1, learning_rate=0.01, lr_decay=1.0, early_stopping_patience=None
+        batch_size=7,
+        epochs=1,
+        learning_rate=0.01,
+        lr_decay=1.0,
+        lr_schedule="constant",
+        early_stopping_patience=None,
     )
     assert local_fit_params(two, odd) == odd
 

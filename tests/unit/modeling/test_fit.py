@@ -50,6 +50,7 @@ def fit_tiny(
         epochs=epochs,
         learning_rate=learning_rate,
         lr_decay=1.0,
+        lr_schedule="constant",
         early_stopping_patience=early_stopping_patience,
     )
     compile_model(model, fit, runtime)
@@ -126,7 +127,12 @@ def test_early_stopping_ends_with_the_lowest_val_loss_epoch() -> None:
     rng = np.random.default_rng(0)
     model = build_model(TINY_MODEL, max_features=20, maxlen=12)
     fit = FitParams(
-        batch_size=16, epochs=30, learning_rate=0.05, lr_decay=1.0, early_stopping_patience=2
+        batch_size=16,
+        epochs=30,
+        learning_rate=0.05,
+        lr_decay=1.0,
+        lr_schedule="constant",
+        early_stopping_patience=2,
     )
     compile_model(model, fit)
     x_val, _ = toy_data(64, rng)
@@ -161,7 +167,12 @@ def _backed_up(directory: Path, val_losses: list[float]) -> TrainingBackup:
 def test_resume_replays_the_backed_up_epochs_into_the_early_stopper(tmp_path: Path) -> None:
     backup = _backed_up(tmp_path / "key", [0.6, 0.5, 0.55, 0.7])
     fit = FitParams(
-        batch_size=8, epochs=9, learning_rate=0.01, lr_decay=1.0, early_stopping_patience=2
+        batch_size=8,
+        epochs=9,
+        learning_rate=0.01,
+        lr_decay=1.0,
+        lr_schedule="constant",
+        early_stopping_patience=2,
     )
     checkpoint, stopper = _resume_from_backup(fit, backup)
     assert checkpoint is not None and checkpoint.epoch == 4
@@ -172,7 +183,12 @@ def test_resume_replays_the_backed_up_epochs_into_the_early_stopper(tmp_path: Pa
 
 def test_resume_without_backup_or_patience_starts_from_scratch(tmp_path: Path) -> None:
     fit = FitParams(
-        batch_size=8, epochs=3, learning_rate=0.01, lr_decay=1.0, early_stopping_patience=None
+        batch_size=8,
+        epochs=3,
+        learning_rate=0.01,
+        lr_decay=1.0,
+        lr_schedule="constant",
+        early_stopping_patience=None,
     )
     assert _resume_from_backup(fit, None) == (None, None)
     empty = TrainingBackup(tmp_path / "none-yet")
@@ -199,12 +215,50 @@ def test_lr_decay_lowers_each_epochs_learning_rate(decay: float) -> None:
     rng = np.random.default_rng(0)
     model = build_model(TINY_MODEL, max_features=20, maxlen=12)
     fit = FitParams(
-        batch_size=16, epochs=3, learning_rate=0.01, lr_decay=decay, early_stopping_patience=None
+        batch_size=16,
+        epochs=3,
+        learning_rate=0.01,
+        lr_decay=decay,
+        lr_schedule="constant",
+        early_stopping_patience=None,
     )
     compile_model(model, fit)
     recorder = RateRecorder()
     fit_model(model, toy_data(64, rng), toy_data(32, rng), fit, callbacks=[recorder])
     assert recorder.rates == pytest.approx([0.01, 0.01 * decay, 0.01 * decay**2])
+
+
+def test_a_linear_schedule_falls_every_step_to_zero_at_the_last_step() -> None:
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = build_model(TINY_MODEL, max_features=20, maxlen=12)
+    fit = FitParams(
+        batch_size=16,
+        epochs=3,
+        learning_rate=0.01,
+        lr_decay=1.0,
+        lr_schedule="linear",
+        early_stopping_patience=None,
+    )
+    compile_model(model, fit, train_rows=60)  # 4 steps an epoch, the last one short
+    recorder = RateRecorder()
+    fit_model(model, toy_data(60, rng), toy_data(32, rng), fit, callbacks=[recorder])
+    # After epoch n's 4 steps the rate has fallen 4n/12 of the way.
+    assert recorder.rates == pytest.approx([0.01 * 8 / 12, 0.01 * 4 / 12, 0.0], abs=1e-9)
+    with pytest.raises(ValueError, match="needs the number of training rows"):
+        compile_model(build_model(TINY_MODEL, max_features=20, maxlen=12), fit)
+
+
+def test_a_linear_schedule_leaves_lr_decay_at_one() -> None:
+    with pytest.raises(Exception, match=r"train\.fit\.lr_decay' must be 1\.0 when .*linear"):
+        FitParams(
+            batch_size=8,
+            epochs=2,
+            learning_rate=0.01,
+            lr_decay=0.5,
+            lr_schedule="linear",
+            early_stopping_patience=None,
+        )
 
 
 def test_lr_decay_must_be_in_zero_one() -> None:
@@ -215,5 +269,6 @@ def test_lr_decay_must_be_in_zero_one() -> None:
                 epochs=1,
                 learning_rate=0.01,
                 lr_decay=bad,
+                lr_schedule="constant",
                 early_stopping_patience=None,
             )

@@ -143,7 +143,12 @@ def losses():
     y = rng.integers(0, 2, size=96).astype(np.int8)
     model = build_model(TINY_MODEL, max_features=20, maxlen=12)
     fit = FitParams(
-        batch_size=16, epochs=2, learning_rate=0.01, lr_decay=1.0, early_stopping_patience=None
+        batch_size=16,
+        epochs=2,
+        learning_rate=0.01,
+        lr_decay=1.0,
+        lr_schedule="constant",
+        early_stopping_patience=None,
     )
     compile_model(model, fit, runtime)
     history = fit_model(model, (x[:64], y[:64]), (x[64:], y[64:]), fit).history
