@@ -5,10 +5,12 @@ Training on several devices is tested in tests/pipeline/test_distribution.py.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from imdb_sentiment.config import ConfigError, FitParams
+from imdb_sentiment.config import ConfigError
 from imdb_sentiment.modeling.distribution import (
     Replicas,
     check_workers_agree,
@@ -16,15 +18,9 @@ from imdb_sentiment.modeling.distribution import (
     shard_split,
     start_replicas,
 )
+from tests.conftest import TINY_FIT
 
-FIT = FitParams(
-    batch_size=8,
-    epochs=1,
-    learning_rate=0.01,
-    lr_decay=1.0,
-    lr_schedule="constant",
-    early_stopping_patience=None,
-)
+FIT = dataclasses.replace(TINY_FIT, epochs=1)
 X = np.arange(18).reshape(9, 2)  # 9 rows of token ids
 Y = np.arange(9)
 
@@ -48,14 +44,7 @@ def test_tensorflow_workers_read_every_row_and_pass_the_global_batch() -> None:
     two = replicas("tensorflow", 4, workers=2, index=1)
     x, y = shard_split(two, (X, Y))
     assert np.array_equal(x, X) and np.array_equal(y, Y)
-    odd = FitParams(
-        batch_size=7,
-        epochs=1,
-        learning_rate=0.01,
-        lr_decay=1.0,
-        lr_schedule="constant",
-        early_stopping_patience=None,
-    )
+    odd = dataclasses.replace(TINY_FIT, batch_size=7, epochs=1)
     assert local_fit_params(two, odd) == odd
 
 

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from imdb_sentiment.config import FitParams, ModelParams, RuntimeParams
+from imdb_sentiment.config import ModelParams, RuntimeParams
 from imdb_sentiment.modeling.checkpoint import TrainingBackup
 from imdb_sentiment.modeling.fit import (
     FitResult,
@@ -21,6 +21,7 @@ from imdb_sentiment.modeling.fit import (
 )
 from imdb_sentiment.modeling.model import build_model, compile_model
 from imdb_sentiment.modeling.runtime import apply_runtime
+from tests.conftest import TINY_FIT
 from tests.conftest import TINY_MODEL as TINY_CONFTEST_MODEL
 
 # No dropout, wider layers: the loss must fall within a few steps.
@@ -45,12 +46,11 @@ def fit_tiny(
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     model = build_model(model_params, max_features=20, maxlen=12)
-    fit = FitParams(
+    fit = dataclasses.replace(
+        TINY_FIT,
         batch_size=16,
         epochs=epochs,
         learning_rate=learning_rate,
-        lr_decay=1.0,
-        lr_schedule="constant",
         early_stopping_patience=early_stopping_patience,
     )
     compile_model(model, fit, runtime)
@@ -126,13 +126,8 @@ def test_early_stopping_ends_with_the_lowest_val_loss_epoch() -> None:
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     model = build_model(TINY_MODEL, max_features=20, maxlen=12)
-    fit = FitParams(
-        batch_size=16,
-        epochs=30,
-        learning_rate=0.05,
-        lr_decay=1.0,
-        lr_schedule="constant",
-        early_stopping_patience=2,
+    fit = dataclasses.replace(
+        TINY_FIT, batch_size=16, epochs=30, learning_rate=0.05, early_stopping_patience=2
     )
     compile_model(model, fit)
     x_val, _ = toy_data(64, rng)
@@ -166,14 +161,7 @@ def _backed_up(directory: Path, val_losses: list[float]) -> TrainingBackup:
 
 def test_resume_replays_the_backed_up_epochs_into_the_early_stopper(tmp_path: Path) -> None:
     backup = _backed_up(tmp_path / "key", [0.6, 0.5, 0.55, 0.7])
-    fit = FitParams(
-        batch_size=8,
-        epochs=9,
-        learning_rate=0.01,
-        lr_decay=1.0,
-        lr_schedule="constant",
-        early_stopping_patience=2,
-    )
+    fit = dataclasses.replace(TINY_FIT, epochs=9, early_stopping_patience=2)
     checkpoint, stopper = _resume_from_backup(fit, backup)
     assert checkpoint is not None and checkpoint.epoch == 4
     assert stopper is not None and (stopper.best_epoch, stopper.wait) == (2, 2)
@@ -182,14 +170,7 @@ def test_resume_replays_the_backed_up_epochs_into_the_early_stopper(tmp_path: Pa
 
 
 def test_resume_without_backup_or_patience_starts_from_scratch(tmp_path: Path) -> None:
-    fit = FitParams(
-        batch_size=8,
-        epochs=3,
-        learning_rate=0.01,
-        lr_decay=1.0,
-        lr_schedule="constant",
-        early_stopping_patience=None,
-    )
+    fit = TINY_FIT
     assert _resume_from_backup(fit, None) == (None, None)
     empty = TrainingBackup(tmp_path / "none-yet")
     assert _resume_from_backup(fit, empty) == (None, None)
@@ -214,14 +195,7 @@ def test_lr_decay_lowers_each_epochs_learning_rate(decay: float) -> None:
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     model = build_model(TINY_MODEL, max_features=20, maxlen=12)
-    fit = FitParams(
-        batch_size=16,
-        epochs=3,
-        learning_rate=0.01,
-        lr_decay=decay,
-        lr_schedule="constant",
-        early_stopping_patience=None,
-    )
+    fit = dataclasses.replace(TINY_FIT, batch_size=16, lr_decay=decay)
     compile_model(model, fit)
     recorder = RateRecorder()
     fit_model(model, toy_data(64, rng), toy_data(32, rng), fit, callbacks=[recorder])
@@ -232,14 +206,7 @@ def test_a_linear_schedule_falls_every_step_to_zero_at_the_last_step() -> None:
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     model = build_model(TINY_MODEL, max_features=20, maxlen=12)
-    fit = FitParams(
-        batch_size=16,
-        epochs=3,
-        learning_rate=0.01,
-        lr_decay=1.0,
-        lr_schedule="linear",
-        early_stopping_patience=None,
-    )
+    fit = dataclasses.replace(TINY_FIT, batch_size=16, lr_schedule="linear")
     compile_model(model, fit, train_rows=60)  # 4 steps an epoch, the last one short
     recorder = RateRecorder()
     fit_model(model, toy_data(60, rng), toy_data(32, rng), fit, callbacks=[recorder])
@@ -251,24 +218,10 @@ def test_a_linear_schedule_falls_every_step_to_zero_at_the_last_step() -> None:
 
 def test_a_linear_schedule_leaves_lr_decay_at_one() -> None:
     with pytest.raises(Exception, match=r"train\.fit\.lr_decay' must be 1\.0 when .*linear"):
-        FitParams(
-            batch_size=8,
-            epochs=2,
-            learning_rate=0.01,
-            lr_decay=0.5,
-            lr_schedule="linear",
-            early_stopping_patience=None,
-        )
+        dataclasses.replace(TINY_FIT, epochs=2, lr_decay=0.5, lr_schedule="linear")
 
 
 def test_lr_decay_must_be_in_zero_one() -> None:
     for bad in (0.0, 1.5):
         with pytest.raises(Exception, match=r"train\.fit\.lr_decay' must be a number in \(0, 1\]"):
-            FitParams(
-                batch_size=8,
-                epochs=1,
-                learning_rate=0.01,
-                lr_decay=bad,
-                lr_schedule="constant",
-                early_stopping_patience=None,
-            )
+            dataclasses.replace(TINY_FIT, epochs=1, lr_decay=bad)
