@@ -25,6 +25,7 @@ import yaml
 from imdb_sentiment.config import PrepareParams, TrainParams, load_params, load_section
 from imdb_sentiment.data.reviews_table import load_reviews
 from imdb_sentiment.data.sequences import PREPARE_COLUMNS, prepare_sequences
+from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.modeling.runtime import choose_backend
 
 
@@ -79,10 +80,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reviews", type=Path, default=Path("data/raw/reviews.parquet"))
     parser.add_argument("--evaluations", type=int, default=2, help="per epoch")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    for assignment in args.overrides:
-        override(params, assignment)
-    screen(params, args.reviews, args.evaluations)
+    if not args.reviews.is_file():
+        raise SystemExit(f"{args.reviews}: no reviews table; run `dvc repro download` first")
+    try:
+        params = load_params(args.params)
+        for assignment in args.overrides:
+            override(params, assignment)
+        screen(params, args.reviews, args.evaluations)
+    except PipelineError as exc:  # bad params: one line, as the stages give it
+        raise SystemExit(str(exc)) from None
 
 
 if __name__ == "__main__":

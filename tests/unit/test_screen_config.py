@@ -24,6 +24,18 @@ def test_overrides_set_existing_params_as_yaml_and_refuse_unknown_keys() -> None
         override(params, "train.model.bigram_bucket=64")
 
 
+def test_a_missing_table_or_bad_params_end_in_one_line(tmp_path: Path, archives: dict) -> None:
+    with pytest.raises(SystemExit, match=r"no reviews table; run `dvc repro download` first"):
+        main(["--reviews", str(tmp_path / "missing.parquet")])
+    reviews = tmp_path / "reviews.parquet"
+    write_reviews(read_reviews(archives["labeled"][0]), reviews)
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    bad = ["--params", str(params_file), "--reviews", str(reviews), "-S", "train.fit.epochs=0"]
+    with pytest.raises(SystemExit, match=r"'train\.fit\.epochs' must be a positive integer"):
+        main(bad)
+
+
 def test_screening_prints_each_evaluation_of_every_epoch(
     tmp_path: Path, archives: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
