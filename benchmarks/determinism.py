@@ -53,7 +53,7 @@ def run_once(args: argparse.Namespace, deterministic: bool) -> dict[str, object]
     apply_runtime(runtime)
     keras.utils.set_random_seed(load_section(params, "base", BaseParams).seed)
     model = build_model(cfg.model, meta["max_features"], meta["maxlen"])
-    compile_model(model, fit, runtime)
+    compile_model(model, fit, runtime, len(y[rows]))
     result = fit_model(model, (x[rows], y[rows]), load_split(args.prepared / "val.npz"), fit)
     return {
         "backend": backend,

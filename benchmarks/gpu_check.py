@@ -22,10 +22,13 @@ from typing import Any
 
 import numpy as np
 
-# Run as a script: this folder is on sys.path.
-from gpu_stages import override
-
-from imdb_sentiment.config import BaseParams, TrainParams, load_params, load_section
+from imdb_sentiment.config import (
+    BaseParams,
+    TrainParams,
+    load_params,
+    load_section,
+    override_params,
+)
 from imdb_sentiment.data.prepared import load_split
 from imdb_sentiment.files import read_json
 from imdb_sentiment.modeling.runtime import choose_backend
@@ -54,14 +57,14 @@ def main() -> None:
     train, val, test = (load_split(args.prepared / f"{n}.npz") for n in ("train", "val", "test"))
     print(f"backend={keras.backend.backend()} devices={_devices(keras)}", flush=True)
     for spec in args.config or [""]:
-        run = override(params, spec.split())
+        run = override_params(params, spec.split())
         seed = load_section(run, "base", BaseParams).seed
         cfg = load_section(run, "train", TrainParams)
         try:
             apply_runtime(cfg.runtime)
             keras.utils.set_random_seed(seed)
             model = build_model(cfg.model, meta["max_features"], meta["maxlen"])
-            compile_model(model, cfg.fit, cfg.runtime)
+            compile_model(model, cfg.fit, cfg.runtime, len(train[1]))
             result = fit_model(model, train, val, cfg.fit)
             start = time.perf_counter()
             proba = model.predict(test[0], batch_size=1000, verbose=0).ravel()

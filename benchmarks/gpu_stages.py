@@ -17,7 +17,6 @@ included), artifacts and models, the registered versions and the champion gate's
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import importlib.util
 import json
@@ -32,22 +31,11 @@ from typing import Any
 
 import yaml
 
+from imdb_sentiment.config import override_params
+
 REPO = Path(__file__).resolve().parents[1]
 # What train reads from validate when validate cannot run: the committed full-data reports.
 VALIDATE_REPORTS = ("validation.json", "drift.json", "drift_top_tokens.json")
-
-
-def override(params: dict[str, Any], items: list[str]) -> dict[str, Any]:
-    """`params` with each `dotted.key=yaml_value` of `items` set."""
-    params = copy.deepcopy(params)
-    for item in items:
-        dotted, value = item.split("=", 1)
-        *parents, key = dotted.split(".")
-        node = params
-        for parent in parents:
-            node = node[parent]
-        node[key] = yaml.safe_load(value)
-    return params
 
 
 def sha256(path: Path) -> str:
@@ -65,7 +53,7 @@ def set_up_workdir(args: argparse.Namespace) -> dict[str, str]:
         shutil.rmtree(work)
     (work / ".dvc").mkdir(parents=True)
     shutil.copy(REPO / "dvc.yaml", work / "dvc.yaml")
-    params = override(yaml.safe_load(args.params.read_text()), args.set)
+    params = override_params(yaml.safe_load(args.params.read_text()), args.set)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     python_path = [str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH", "")]
     return {

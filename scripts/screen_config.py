@@ -20,25 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from imdb_sentiment.config import PrepareParams, TrainParams, load_params, load_section
+from imdb_sentiment.config import (
+    PrepareParams,
+    TrainParams,
+    load_params,
+    load_section,
+    override_params,
+)
 from imdb_sentiment.data.reviews_table import load_reviews
 from imdb_sentiment.data.sequences import PREPARE_COLUMNS, prepare_sequences
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.modeling.runtime import choose_backend
-
-
-def override(params: dict[str, Any], assignment: str) -> None:
-    """Apply one `a.b.c=value` to the nested params; the key must exist."""
-    key, _, raw = assignment.partition("=")
-    *parents, leaf = key.split(".")
-    section = params
-    for part in parents:
-        section = section[part]
-    if leaf not in section:
-        raise SystemExit(f"-S {assignment}: no such param {key}; see params.yaml")
-    section[leaf] = yaml.safe_load(raw)
 
 
 def screen(params: dict[str, Any], reviews: Path, evaluations: int) -> list[dict[str, float]]:
@@ -58,11 +51,11 @@ def screen(params: dict[str, Any], reviews: Path, evaluations: int) -> list[dict
     model = build_model(cfg.model, prep.max_features, prep.maxlen)
     compile_model(model, cfg.fit, cfg.runtime, len(xt))
     rng, rows, start = np.random.default_rng(seed), [], time.perf_counter()
+    # Whole batches per part, so the steps (and a linear schedule) match one fit call.
+    steps = math.ceil(len(xt) / cfg.fit.batch_size)
+    bounds = [round(steps * i / evaluations) * cfg.fit.batch_size for i in range(1, evaluations)]
     for epoch in range(cfg.fit.epochs):
-        # Whole batches per part, so the steps (and a linear schedule) match one fit call.
-        steps = math.ceil(len(xt) / cfg.fit.batch_size)
-        bounds = [round(steps * i / evaluations) * cfg.fit.batch_size for i in range(evaluations)]
-        parts = np.split(rng.permutation(len(xt)), bounds[1:])
+        parts = np.split(rng.permutation(len(xt)), bounds)
         for i, part in enumerate(parts, start=1):
             model.fit(xt[part], yt[part], batch_size=cfg.fit.batch_size, epochs=1, verbose=0)
             loss, accuracy = model.evaluate(xv, yv, batch_size=1000, verbose=0)
@@ -83,11 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     if not args.reviews.is_file():
         raise SystemExit(f"{args.reviews}: no reviews table; run `dvc repro download` first")
     try:
-        params = load_params(args.params)
-        for assignment in args.overrides:
-            override(params, assignment)
+        params = override_params(load_params(args.params), args.overrides)
         screen(params, args.reviews, args.evaluations)
-    except PipelineError as exc:  # bad params: one line, as the stages give it
+    except PipelineError as exc:  # bad params or -S: one line, as the stages give it
         raise SystemExit(str(exc)) from None
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from imdb_sentiment.config import (
     load_params,
     load_pipeline_params,
     load_section,
+    override_params,
 )
 from imdb_sentiment.typed_mapping import flatten_dataclass
 from tests.conftest import committed_params, committed_params_file
@@ -317,3 +319,13 @@ def test_with_several_mistyped_keys_the_first_in_file_order_is_named() -> None:
     params["train"]["fit"].update(batch_size="8", learning_rate="fast")
     with pytest.raises(ConfigError, match=r"'train\.fit\.batch_size' must be int"):
         load_section(params, "train", TrainParams)
+
+
+def test_overrides_set_existing_params_as_yaml_and_refuse_unknown_keys() -> None:
+    params = repo_params()
+    changed = override_params(params, ["train.model.bigram_buckets=64", "train.seed=null"])
+    assert changed["train"]["model"]["bigram_buckets"] == 64 and changed["train"]["seed"] is None
+    assert params["train"]["model"]["bigram_buckets"] == 0  # a copy: the input stays
+    for bad in ("train.model.bigram_bucket=64", "train.nowhere.x=1", "train.seed"):
+        with pytest.raises(ConfigError, match=rf"cannot set {re.escape(bad)}: no such param"):
+            override_params(params, [bad])

@@ -8,20 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imdb_sentiment.config import load_params
+from imdb_sentiment.config import load_params, override_params
 from imdb_sentiment.data.archive import read_reviews
 from imdb_sentiment.data.reviews_table import write_reviews
-from scripts.screen_config import main, override, screen
+from scripts.screen_config import main, screen
 from tests.conftest import tiny_params
-
-
-def test_overrides_set_existing_params_as_yaml_and_refuse_unknown_keys() -> None:
-    params = tiny_params()
-    override(params, "train.model.bigram_buckets=64")
-    override(params, "train.seed=null")
-    assert params["train"]["model"]["bigram_buckets"] == 64 and params["train"]["seed"] is None
-    with pytest.raises(SystemExit, match=r"no such param train\.model\.bigram_bucket;"):
-        override(params, "train.model.bigram_bucket=64")
 
 
 def test_a_missing_table_or_bad_params_end_in_one_line(tmp_path: Path, archives: dict) -> None:
@@ -34,6 +25,8 @@ def test_a_missing_table_or_bad_params_end_in_one_line(tmp_path: Path, archives:
     bad = ["--params", str(params_file), "--reviews", str(reviews), "-S", "train.fit.epochs=0"]
     with pytest.raises(SystemExit, match=r"'train\.fit\.epochs' must be a positive integer"):
         main(bad)
+    with pytest.raises(SystemExit, match=r"no such param train\.model\.bigram_bucket;"):
+        main([*bad[:4], "-S", "train.model.bigram_bucket=64"])
 
 
 def test_screening_prints_each_evaluation_of_every_epoch(
@@ -62,9 +55,7 @@ def test_screening_prints_each_evaluation_of_every_epoch(
     # Tiny params train 2 epochs: 3 evaluations each, printed to 4 decimals.
     assert epochs == pytest.approx([1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2], abs=1e-4)
     # The same seed and rows give the same curve: screening is repeatable.
-    params = load_params(params_file)
-    override(params, "train.model.bigram_buckets=32")
-    override(params, "train.fit.lr_schedule=linear")
-    again = screen(params, reviews, 3)
+    sets = ["train.model.bigram_buckets=32", "train.fit.lr_schedule=linear"]
+    again = screen(override_params(load_params(params_file), sets), reviews, 3)
     assert [f"{row['val_accuracy']:.4f}" for row in again] == [line.split()[5] for line in lines]
     assert all(math.isfinite(row["val_loss"]) for row in again)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from imdb_sentiment.config.baseline import BaselineParams
 from imdb_sentiment.config.data import BaseParams, DownloadParams, PrepareParams, ValidateParams
-from imdb_sentiment.config.loading import ConfigError, load_params, load_section
+from imdb_sentiment.config.loading import ConfigError, load_params, load_section, override_params
 from imdb_sentiment.config.release import (
     BehaviourParams,
     EvaluateParams,
@@ -58,6 +58,7 @@ __all__ = [
     "load_params",
     "load_pipeline_params",
     "load_section",
+    "override_params",
 ]
 
 

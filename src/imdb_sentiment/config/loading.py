@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
+
+import yaml
 
 from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.typed_mapping import TypedMappingError, build_dataclass, read_yaml_mapping
@@ -39,3 +43,19 @@ def load_section(params: dict[str, Any], name: str, cls: type[T]) -> T:
         return build_dataclass(cls, params[name], name)
     except TypedMappingError as exc:
         raise ConfigError(f"params.yaml: {exc}") from None
+
+
+def override_params(params: dict[str, Any], assignments: Iterable[str]) -> dict[str, Any]:
+    """A copy of `params` with each `dotted.key=value` set, the value read as YAML (as
+    `dvc exp run -S` does); the key must already be in params.yaml."""
+    params = copy.deepcopy(params)
+    for assignment in assignments:
+        key, equals, raw = assignment.partition("=")
+        *parents, leaf = key.split(".")
+        section: Any = params
+        for part in parents:
+            section = section.get(part) if isinstance(section, dict) else None
+        if not equals or not isinstance(section, dict) or leaf not in section:
+            raise ConfigError(f"cannot set {assignment}: no such param {key}; see params.yaml")
+        section[leaf] = yaml.safe_load(raw)
+    return params

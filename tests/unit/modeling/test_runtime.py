@@ -124,16 +124,16 @@ def test_runs_record_the_backend_its_versions_and_the_devices() -> None:
 
 
 DETERMINISM = """
-import json, sys
+import dataclasses, json, sys
 import numpy as np
-from imdb_sentiment.config import FitParams, RuntimeParams
+from imdb_sentiment.config import RuntimeParams
 from imdb_sentiment.modeling.runtime import apply_runtime, choose_backend
 runtime = RuntimeParams(sys.argv[1], "float32", "auto", 1, True)
 choose_backend(runtime)
 import keras
 from imdb_sentiment.modeling.fit import fit_model
 from imdb_sentiment.modeling.model import build_model, compile_model
-from tests.conftest import TINY_MODEL
+from tests.conftest import TINY_FIT, TINY_MODEL
 apply_runtime(runtime)
 
 def losses():
@@ -142,14 +142,7 @@ def losses():
     x = rng.integers(0, 20, size=(96, 12)).astype(np.int32)
     y = rng.integers(0, 2, size=96).astype(np.int8)
     model = build_model(TINY_MODEL, max_features=20, maxlen=12)
-    fit = FitParams(
-        batch_size=16,
-        epochs=2,
-        learning_rate=0.01,
-        lr_decay=1.0,
-        lr_schedule="constant",
-        early_stopping_patience=None,
-    )
+    fit = dataclasses.replace(TINY_FIT, batch_size=16, epochs=2)
     compile_model(model, fit, runtime)
     history = fit_model(model, (x[:64], y[:64]), (x[64:], y[64:]), fit).history
     return [[row["loss"], row["val_loss"], row["val_accuracy"]] for row in history]
