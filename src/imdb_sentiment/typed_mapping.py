@@ -9,6 +9,7 @@ itself is read without anchors and aliases: a few lines of them expand into giga
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -35,6 +36,20 @@ class _NoAliasLoader(yaml.SafeLoader):
                 "are not allowed; write each value out"
             )
         return super().compose_node(parent, index)
+
+
+# YAML 1.1 (PyYAML) reads 1e-4 as a string, YAML 1.2 (DVC's parser, so `dvc exp run -S`) as
+# the number: read it as a number here too, so `adam_epsilon: 1e-4` means what it says.
+_NoAliasLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def read_yaml_value(text: str) -> Any:
+    """One YAML scalar or collection from `text`, read as params files are."""
+    return yaml.load(text, Loader=_NoAliasLoader)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

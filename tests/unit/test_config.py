@@ -97,6 +97,7 @@ def test_out_of_range_prepare_values_name_the_key(section: str, key: str, value:
         ("model", "spatial_dropout", 1.0),
         ("fit", "lr_decay", 0),
         ("fit", "lr_schedule", "cosine"),
+        ("fit", "adam_epsilon", 0.0),
     ],
 )
 def test_out_of_range_train_values_name_the_key(group: str, key: str, value: object) -> None:
@@ -326,6 +327,10 @@ def test_overrides_set_existing_params_as_yaml_and_refuse_unknown_keys() -> None
     changed = override_params(params, ["train.model.bigram_buckets=64", "train.seed=null"])
     assert changed["train"]["model"]["bigram_buckets"] == 64 and changed["train"]["seed"] is None
     assert params["train"]["model"]["bigram_buckets"] == 0  # a copy: the input stays
+    # 1e-4 is a number as DVC (YAML 1.2) reads it, not the string PyYAML's 1.1 rules make it
+    epsilon = override_params(params, ["train.fit.adam_epsilon=1e-4"])["train"]["fit"]
+    assert load_section({"train": {**params["train"], "fit": epsilon}}, "train", TrainParams)
+    assert epsilon["adam_epsilon"] == 1e-4
     for bad in ("train.model.bigram_bucket=64", "train.nowhere.x=1", "train.seed"):
         with pytest.raises(ConfigError, match=rf"cannot set {re.escape(bad)}: no such param"):
             override_params(params, [bad])

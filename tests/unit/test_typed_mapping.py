@@ -84,6 +84,17 @@ def test_a_plain_yaml_mapping_reads_as_before(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1e-4", 1e-4), ("-2.5E+3", -2500.0), ("1_000", 1000), ("1e4x", "1e4x"), ("e5", "e5")],
+)
+def test_exponent_floats_read_as_yaml_1_2_numbers(tmp_path: Path, text: str, value: object) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(f"fit: {{epsilon: {text}}}\n")
+    assert read_yaml_mapping(path)["fit"]["epsilon"] == value
+    assert type(read_yaml_mapping(path)["fit"]["epsilon"]) is type(value)
+
+
 def test_a_huge_bad_value_is_quoted_as_a_short_prefix() -> None:
     with pytest.raises(TypedMappingError) as caught:
         build_dataclass(Inner, {"rate": "x" * 10_000_000, "cap": 1}, "top")

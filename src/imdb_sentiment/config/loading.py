@@ -7,10 +7,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from imdb_sentiment.errors import PipelineError
-from imdb_sentiment.typed_mapping import TypedMappingError, build_dataclass, read_yaml_mapping
+from imdb_sentiment.typed_mapping import (
+    TypedMappingError,
+    build_dataclass,
+    read_yaml_mapping,
+    read_yaml_value,
+)
 
 T = TypeVar("T")
 
@@ -57,5 +60,5 @@ def override_params(params: dict[str, Any], assignments: Iterable[str]) -> dict[
             section = section.get(part) if isinstance(section, dict) else None
         if not equals or not isinstance(section, dict) or leaf not in section:
             raise ConfigError(f"cannot set {assignment}: no such param {key}; see params.yaml")
-        section[leaf] = yaml.safe_load(raw)
+        section[leaf] = read_yaml_value(raw)
     return params

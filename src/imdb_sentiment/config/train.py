@@ -59,6 +59,11 @@ class FitParams:
     # constant: learning_rate throughout (with lr_decay's steps, if any); linear: falls in a
     # straight line, step by step, from learning_rate to 0 at the last epoch's last step.
     lr_schedule: str
+    # Adam's epsilon, the floor of the denominator of every step (Keras' default 1e-7). A
+    # rare word pair's row gets a gradient in one step of thousands, so its second moment is
+    # tiny and Adam moves it about 30x the rate in total: the pair table memorizes the train
+    # reviews in epoch 2. An epsilon near those gradients (1e-4) damps such rows most.
+    adam_epsilon: float
     # Epochs without a lower val_loss before training stops; the saved model is then the
     # epoch with the lowest val_loss. None trains every epoch and keeps the last, as the
     # Keras example does.
@@ -69,6 +74,7 @@ class FitParams:
         _require(self.epochs > 0, "train.fit.epochs", "a positive integer")
         _require(self.learning_rate > 0, "train.fit.learning_rate", "a positive number")
         _require(0 < self.lr_decay <= 1, "train.fit.lr_decay", "a number in (0, 1]")
+        _require(self.adam_epsilon > 0, "train.fit.adam_epsilon", "a positive number")
         schedules = " or ".join(LR_SCHEDULES)
         _require(self.lr_schedule in LR_SCHEDULES, "train.fit.lr_schedule", schedules)
         _require(

@@ -92,7 +92,9 @@ def compile_model(
             "steps_per_execution": runtime.steps_per_execution,
         }
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate(params, train_rows)),
+        optimizer=keras.optimizers.Adam(
+            learning_rate=learning_rate(params, train_rows), epsilon=params.adam_epsilon
+        ),
         loss="binary_crossentropy",
         metrics=["accuracy"],
         **speed,

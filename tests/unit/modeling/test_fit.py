@@ -225,3 +225,23 @@ def test_lr_decay_must_be_in_zero_one() -> None:
     for bad in (0.0, 1.5):
         with pytest.raises(Exception, match=r"train\.fit\.lr_decay' must be a number in \(0, 1\]"):
             dataclasses.replace(TINY_FIT, epochs=1, lr_decay=bad)
+
+
+def test_adam_epsilon_reaches_the_optimizer_and_damps_a_rare_rows_steps() -> None:
+    """One review with a word nothing else has: its embedding row moves far less over the
+    fit when epsilon is near its gradients than at Keras' default."""
+    rng = np.random.default_rng(0)
+    train, val = toy_data(64, rng), toy_data(32, rng)
+    train[0][train[0] == 19] = 18
+    train[0][0, -1] = 19  # the rare word: id 19 in one train review only
+    moved = {}
+    for epsilon in (1e-7, 1e-2):
+        keras.utils.set_random_seed(0)
+        model = build_model(TINY_MODEL, max_features=20, maxlen=12)
+        compile_model(model, dataclasses.replace(TINY_FIT, batch_size=16, adam_epsilon=epsilon))
+        assert float(model.optimizer.epsilon) == epsilon
+        before = keras.ops.convert_to_numpy(model.layers[1].embeddings)[19].copy()
+        fit_model(model, train, val, dataclasses.replace(TINY_FIT, batch_size=16))
+        after = keras.ops.convert_to_numpy(model.layers[1].embeddings)[19]
+        moved[epsilon] = float(np.abs(after - before).sum())
+    assert moved[1e-2] < moved[1e-7] / 3
