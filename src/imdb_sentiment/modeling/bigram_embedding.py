@@ -7,18 +7,7 @@ from typing import Any
 import keras
 from keras import layers, ops
 
-# Pair ids are computed as previous_id * input_dim in int32: input_dim must keep that below 2**31.
-MAX_INPUT_DIM = 46340
-
-
-def pair_buckets(ids: Any, input_dim: int, buckets: int) -> Any:
-    """(batch, steps) word ids -> ids of (previous word, word) pairs in [0, buckets).
-
-    The first step's previous word is the padding id 0. Distinct pairs may share a bucket:
-    the table is far smaller than input_dim**2. numpy_forward repeats this formula.
-    """
-    previous = ops.pad(ids[:, :-1], [[0, 0], [1, 0]])
-    return ops.mod(ops.mod(previous * input_dim, buckets) + ids, buckets)
+from imdb_sentiment.modeling.pair_hash import MAX_INPUT_DIM, pair_buckets
 
 
 @keras.saving.register_keras_serializable(package="imdb_sentiment")
@@ -44,7 +33,7 @@ class BigramEmbedding(layers.Layer):
 
     def call(self, inputs: Any) -> Any:
         ids = ops.cast(inputs, "int32")
-        pairs = pair_buckets(ids, self.input_dim, self.buckets)
+        pairs = pair_buckets(ids, self.input_dim, self.buckets, ops)
         vectors = ops.take(self.words, ids, axis=0) + ops.take(self.pairs, pairs, axis=0)
         return ops.cast(vectors, self.compute_dtype)
 

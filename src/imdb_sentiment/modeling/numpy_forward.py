@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.modeling.pair_hash import pair_buckets
 
 Step = Callable[[np.ndarray], np.ndarray]
 _WEIGHTS_FILE = "model.weights.h5"  # Keras 3's layout of a .keras zip
@@ -149,8 +150,7 @@ def _bigram_embedding(options: Mapping[str, Any], group: h5py.Group | None) -> S
 
     def embed(ids: np.ndarray) -> np.ndarray:
         ids = ids.astype(np.int64)
-        previous = np.pad(ids[:, :-1], [(0, 0), (1, 0)])
-        return words[ids] + pairs[(previous * vocab % buckets + ids) % buckets]
+        return words[ids] + pairs[pair_buckets(ids, vocab, buckets, np)]
 
     return embed
 

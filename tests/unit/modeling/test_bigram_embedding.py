@@ -10,17 +10,20 @@ import numpy as np
 import pytest
 
 from imdb_sentiment.config import ConfigError
-from imdb_sentiment.modeling.bigram_embedding import BigramEmbedding, pair_buckets
+from imdb_sentiment.modeling.bigram_embedding import BigramEmbedding
 from imdb_sentiment.modeling.model import build_model, load_model
+from imdb_sentiment.modeling.pair_hash import pair_buckets
 from tests.unit.modeling.test_model import KERAS_EXAMPLE_MODEL
 
 BIGRAMS = dataclasses.replace(KERAS_EXAMPLE_MODEL, bigram_buckets=1000)
 
 
-def test_pair_ids_hash_the_previous_word_and_the_word() -> None:
+@pytest.mark.parametrize("xp", [keras.ops, np], ids=["keras", "numpy"])
+def test_pair_ids_hash_the_previous_word_and_the_word(xp: object) -> None:
+    """The layer (keras.ops, int32) and numpy_forward (numpy) share this formula."""
     ids = np.array([[0, 0, 5, 7, 5], [3, 5, 7, 46339, 46339]], dtype="int32")
     vocab, buckets = 46340, 101
-    got = keras.ops.convert_to_numpy(pair_buckets(ids, vocab, buckets))
+    got = keras.ops.convert_to_numpy(pair_buckets(ids, vocab, buckets, xp))
     for row, words in zip(got, ids.tolist(), strict=True):
         previous = [0, *words[:-1]]  # the first word follows padding
         assert row.tolist() == [
