@@ -61,8 +61,9 @@ class FitParams:
     lr_schedule: str
     # Adam's epsilon, the floor of the denominator of every step (Keras' default 1e-7). A
     # rare word pair's row gets a gradient in one step of thousands, so its second moment is
-    # tiny and Adam moves it about 30x the rate in total: the pair table memorizes the train
-    # reviews in epoch 2. An epsilon near those gradients (1e-4) damps such rows most.
+    # tiny and Adam moves it up to about 30x the rate in all: the pair table memorizes the
+    # train reviews in epoch 2. An epsilon near those gradients (1e-4) damps such rows, but
+    # in the search it slowed learning as much as memorization (docs/search.md, round 4).
     adam_epsilon: float
     # Epochs without a lower val_loss before training stops; the saved model is then the
     # epoch with the lowest val_loss. None trains every epoch and keeps the last, as the
