@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from imdb_sentiment.config import override_params
+from imdb_sentiment.config import load_params, override_params
 
 REPO = Path(__file__).resolve().parents[1]
 # What train reads from validate when validate cannot run: the committed full-data reports.
@@ -53,7 +53,7 @@ def set_up_workdir(args: argparse.Namespace) -> dict[str, str]:
         shutil.rmtree(work)
     (work / ".dvc").mkdir(parents=True)
     shutil.copy(REPO / "dvc.yaml", work / "dvc.yaml")
-    params = override_params(yaml.safe_load(args.params.read_text()), args.set)
+    params = override_params(load_params(args.params), args.set)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     python_path = [str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH", "")]
     return {

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from imdb_sentiment.config import FitParams, ModelParams
+from imdb_sentiment.typed_mapping import read_yaml_value
 from tests.factory import build_archive
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,7 +61,7 @@ def _committed_params() -> dict[str, Any]:
         ).stdout
     except (OSError, subprocess.CalledProcessError):  # not a git checkout (e.g. an sdist)
         text = (REPO / "params.yaml").read_text()
-    return yaml.safe_load(text)
+    return read_yaml_value(text)  # as load_params reads the file
 
 
 def committed_params_file(directory: Path) -> Path:

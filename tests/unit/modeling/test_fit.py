@@ -238,10 +238,11 @@ def test_adam_epsilon_reaches_the_optimizer_and_damps_a_rare_rows_steps() -> Non
     for epsilon in (1e-7, 1e-2):
         keras.utils.set_random_seed(0)
         model = build_model(TINY_MODEL, max_features=20, maxlen=12)
-        compile_model(model, dataclasses.replace(TINY_FIT, batch_size=16, adam_epsilon=epsilon))
+        fit = dataclasses.replace(TINY_FIT, batch_size=16, adam_epsilon=epsilon)
+        compile_model(model, fit)
         assert float(model.optimizer.epsilon) == epsilon
         before = keras.ops.convert_to_numpy(model.layers[1].embeddings)[19].copy()
-        fit_model(model, train, val, dataclasses.replace(TINY_FIT, batch_size=16))
+        fit_model(model, train, val, fit)
         after = keras.ops.convert_to_numpy(model.layers[1].embeddings)[19]
         moved[epsilon] = float(np.abs(after - before).sum())
     assert moved[1e-2] < moved[1e-7] / 3
