@@ -39,6 +39,7 @@ TINY_FIT = FitParams(
     learning_rate=0.01,
     lr_decay=1.0,
     lr_schedule="constant",
+    schedule_epochs=None,
     adam_epsilon=1e-7,
     early_stopping_patience=None,
 )

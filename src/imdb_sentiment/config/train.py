@@ -59,6 +59,10 @@ class FitParams:
     # constant: learning_rate throughout (with lr_decay's steps, if any); linear: falls in a
     # straight line, step by step, from learning_rate to 0 at the last epoch's last step.
     lr_schedule: str
+    # The linear schedule's length in epochs; null: `epochs`. Longer than `epochs` ends the
+    # fit part way down the line: epochs 1 of 2 trains the same first epoch as a 2-epoch fit
+    # (same steps, same rates, same draws) at half the cost, for runs that keep epoch 1.
+    schedule_epochs: int | None
     # Adam's epsilon, the floor of the denominator of every step (Keras' default 1e-7). A
     # rare word pair's row gets a gradient in one step of thousands, so its second moment is
     # tiny and Adam moves it up to about 30x the rate in all: the pair table memorizes the
@@ -82,6 +86,12 @@ class FitParams:
             self.lr_schedule == "constant" or self.lr_decay == 1,
             "train.fit.lr_decay",
             "1.0 when train.fit.lr_schedule is linear (the schedule sets every step's rate)",
+        )
+        length = self.schedule_epochs
+        _require(
+            length is None or (self.lr_schedule == "linear" and length >= self.epochs),
+            "train.fit.schedule_epochs",
+            "null, or with train.fit.lr_schedule linear an integer >= train.fit.epochs",
         )
         patience, allowed = self.early_stopping_patience, "a positive integer or null (no stopping)"
         _require(patience is None or patience > 0, "train.fit.early_stopping_patience", allowed)

@@ -64,6 +64,8 @@ def learning_rate(
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """The optimizer's rate: a number, or for `linear` a schedule over every training step.
 
+    The line spans `schedule_epochs` epochs if set, else `epochs`.
+
     A schedule is evaluated inside the train step, so it needs no batch callback (which would
     make Keras wait on every step) and resumes from the optimizer's saved step count.
     """
@@ -71,7 +73,8 @@ def learning_rate(
         return params.learning_rate
     if train_rows is None:
         raise ValueError("a linear learning-rate schedule needs the number of training rows")
-    steps = math.ceil(train_rows / params.batch_size) * params.epochs
+    epochs = params.schedule_epochs or params.epochs
+    steps = math.ceil(train_rows / params.batch_size) * epochs
     return keras.optimizers.schedules.PolynomialDecay(params.learning_rate, steps, 0.0)
 
 

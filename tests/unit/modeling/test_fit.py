@@ -216,6 +216,41 @@ def test_a_linear_schedule_falls_every_step_to_zero_at_the_last_step() -> None:
         compile_model(build_model(TINY_MODEL, max_features=20, maxlen=12), fit)
 
 
+def test_schedule_epochs_stops_part_way_with_the_longer_fits_first_epoch() -> None:
+    """epochs 1 of a 3-epoch line: the rate ends at 2/3 of the start, and the weights are
+    those the whole 3-epoch fit had after its first epoch (same steps, rates and draws)."""
+    weights, rates = {}, {}
+    for epochs, length in ((1, 3), (3, None)):
+        keras.utils.set_random_seed(0)
+        rng = np.random.default_rng(0)
+        model = build_model(TINY_MODEL, max_features=20, maxlen=12)
+        fit = dataclasses.replace(
+            TINY_FIT, batch_size=16, epochs=epochs, lr_schedule="linear", schedule_epochs=length
+        )
+        compile_model(model, fit, train_rows=60)
+        recorder, first = RateRecorder(), FirstEpochWeights()
+        fit_model(model, toy_data(60, rng), toy_data(32, rng), fit, callbacks=[recorder, first])
+        weights[epochs], rates[epochs] = first.weights, recorder.rates
+    assert rates[1] == pytest.approx([0.01 * 8 / 12], abs=1e-9)
+    assert rates[3][0] == pytest.approx(rates[1][0], abs=1e-9)
+    for short, whole in zip(weights[1], weights[3], strict=True):
+        np.testing.assert_array_equal(short, whole)
+
+
+class FirstEpochWeights(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == 0:
+            self.weights = [np.array(w) for w in self.model.get_weights()]
+
+
+@pytest.mark.parametrize(("schedule", "epochs", "length"), [("constant", 2, 2), ("linear", 3, 2)])
+def test_schedule_epochs_is_null_or_a_linear_line_at_least_epochs_long(
+    schedule: str, epochs: int, length: int
+) -> None:
+    with pytest.raises(Exception, match=r"train\.fit\.schedule_epochs' must be null, or with"):
+        dataclasses.replace(TINY_FIT, epochs=epochs, lr_schedule=schedule, schedule_epochs=length)
+
+
 def test_a_linear_schedule_leaves_lr_decay_at_one() -> None:
     with pytest.raises(Exception, match=r"train\.fit\.lr_decay' must be 1\.0 when .*linear"):
         dataclasses.replace(TINY_FIT, epochs=2, lr_decay=0.5, lr_schedule="linear")
