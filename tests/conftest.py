@@ -41,6 +41,7 @@ TINY_FIT = FitParams(
     lr_schedule="constant",
     schedule_epochs=None,
     adam_epsilon=1e-7,
+    embedding_weight_decay=0.0,
     early_stopping_patience=None,
 )
 

@@ -69,6 +69,11 @@ class FitParams:
     # train reviews in epoch 2. An epsilon near those gradients (1e-4) damps such rows, but
     # in the search it slowed learning as much as memorization (docs/search.md, round 4).
     adam_epsilon: float
+    # Decoupled weight decay (AdamW's) of the embedding tables only, per unit of learning
+    # rate: each step shrinks every row by learning_rate x this. A frequent word or pair is
+    # pushed back every step; a pair seen in one review is not, so what it memorized of that
+    # review fades. 0: none (the Keras example).
+    embedding_weight_decay: float
     # Epochs without a lower val_loss before training stops; the saved model is then the
     # epoch with the lowest val_loss. None trains every epoch and keeps the last, as the
     # Keras example does.
@@ -80,6 +85,8 @@ class FitParams:
         _require(self.learning_rate > 0, "train.fit.learning_rate", "a positive number")
         _require(0 < self.lr_decay <= 1, "train.fit.lr_decay", "a number in (0, 1]")
         _require(self.adam_epsilon > 0, "train.fit.adam_epsilon", "a positive number")
+        decay = self.embedding_weight_decay
+        _require(decay >= 0, "train.fit.embedding_weight_decay", "0 (off) or a positive number")
         schedules = " or ".join(LR_SCHEDULES)
         _require(self.lr_schedule in LR_SCHEDULES, "train.fit.lr_schedule", schedules)
         _require(

@@ -11,6 +11,9 @@ from keras import layers
 from imdb_sentiment.config import ConfigError, FitParams, ModelParams, RuntimeParams
 from imdb_sentiment.modeling.bigram_embedding import MAX_INPUT_DIM, BigramEmbedding
 
+# The layers whose weights are lookup tables (word and word-pair vectors).
+EMBEDDINGS = (layers.Embedding, BigramEmbedding)
+
 
 def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Model:
     # Shorter sequences leave the LSTM at most a step or two after convolution and pooling
@@ -94,11 +97,15 @@ def compile_model(
             "jit_compile": runtime.jit_compile,
             "steps_per_execution": runtime.steps_per_execution,
         }
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate=learning_rate(params, train_rows), epsilon=params.adam_epsilon
-        ),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-        **speed,
+    optimizer = keras.optimizers.Adam(
+        learning_rate=learning_rate(params, train_rows),
+        epsilon=params.adam_epsilon,
+        weight_decay=params.embedding_weight_decay or None,
     )
+    if params.embedding_weight_decay:  # the lookup tables only: rows seen once decay away
+        tables = [
+            v for layer in model.layers if isinstance(layer, EMBEDDINGS) for v in layer.weights
+        ]
+        keep = [v for v in model.trainable_variables if not any(v is t for t in tables)]
+        optimizer.exclude_from_weight_decay(var_list=keep)
+    model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"], **speed)

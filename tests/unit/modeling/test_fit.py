@@ -20,6 +20,7 @@ from imdb_sentiment.modeling.fit import (
     fit_model,
 )
 from imdb_sentiment.modeling.model import build_model, compile_model
+from imdb_sentiment.modeling.pair_hash import pair_buckets
 from imdb_sentiment.modeling.runtime import apply_runtime
 from tests.conftest import TINY_FIT
 from tests.conftest import TINY_MODEL as TINY_CONFTEST_MODEL
@@ -260,6 +261,33 @@ def test_lr_decay_must_be_in_zero_one() -> None:
     for bad in (0.0, 1.5):
         with pytest.raises(Exception, match=r"train\.fit\.lr_decay' must be a number in \(0, 1\]"):
             dataclasses.replace(TINY_FIT, epochs=1, lr_decay=bad)
+
+
+@pytest.mark.parametrize("buckets", [0, 64])
+def test_embedding_weight_decay_shrinks_the_tables_and_nothing_else(buckets: int) -> None:
+    """One step at lr 0.01, decay 20: a row no review uses shrinks by exactly 1 - 0.2; the
+    convolution moves no more than Adam's first step allows (lr), so it is not decayed."""
+    rng = np.random.default_rng(0)
+    x, y = toy_data(16, rng)
+    x[x == 19] = 18  # word 19: in no review
+    keras.utils.set_random_seed(0)
+    model = build_model(dataclasses.replace(TINY_MODEL, bigram_buckets=buckets), 20, 12)
+    compile_model(model, dataclasses.replace(TINY_FIT, embedding_weight_decay=20.0))
+    tables, conv = model.layers[1], model.layers[3]
+    before = [keras.ops.convert_to_numpy(w).copy() for w in (*tables.weights, conv.kernel)]
+    model.train_on_batch(x, y)
+    after = [keras.ops.convert_to_numpy(w) for w in (*tables.weights, conv.kernel)]
+    np.testing.assert_allclose(after[0][19], before[0][19] * (1 - 0.01 * 20.0), rtol=1e-6)
+    if buckets:  # a pair bucket no (previous word, word) of x falls in
+        unused = sorted(set(range(buckets)) - set(pair_buckets(x, 20, buckets, np).ravel()))[0]
+        np.testing.assert_allclose(after[1][unused], before[1][unused] * 0.8, rtol=1e-6)
+    assert np.abs(after[-1] - before[-1]).max() <= 0.01 * 1.0001
+    assert np.abs(before[-1]).max() > 0.05  # a decay of 0.2 would have moved it further
+
+
+def test_embedding_weight_decay_is_zero_or_positive() -> None:
+    with pytest.raises(Exception, match=r"train\.fit\.embedding_weight_decay' must be 0"):
+        dataclasses.replace(TINY_FIT, embedding_weight_decay=-1.0)
 
 
 def test_adam_epsilon_reaches_the_optimizer_and_damps_a_rare_rows_steps() -> None:
