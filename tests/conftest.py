@@ -23,6 +23,7 @@ PER_LABEL = 24  # reviews per split and label in the tiny archives
 TINY_MODEL = ModelParams(
     embedding_dim=8,
     bigram_buckets=0,
+    bigram_init="uniform",
     dropout=0.25,
     spatial_dropout=0.0,
     filters=4,

@@ -8,6 +8,7 @@ from imdb_sentiment.config.loading import require as _require
 
 POOLINGS = ("last", "max", "mean_max")
 LR_SCHEDULES = ("constant", "linear")
+BIGRAM_INITS = ("uniform", "zeros")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,6 +17,9 @@ class ModelParams:
     # Rows of a second embedding table for (previous word, word) pairs, hashed; each
     # position's vector is its word's plus its pair's. 0: words only (the Keras example).
     bigram_buckets: int
+    # The pair table's initial rows: uniform (Keras' Embedding default) or zeros. A row no
+    # train pair reaches keeps its initial value: noise in a test review, or nothing.
+    bigram_init: str
     dropout: float
     # Dropout of whole embedding channels (the same dims in every position of a review),
     # before `dropout`; 0 adds no layer, as in the Keras example.
@@ -43,6 +47,8 @@ class ModelParams:
         _require(
             self.bigram_buckets >= 0, "train.model.bigram_buckets", "0 (off) or a positive integer"
         )
+        inits = " or ".join(BIGRAM_INITS)
+        _require(self.bigram_init in BIGRAM_INITS, "train.model.bigram_init", inits)
         for key in ("dropout", "spatial_dropout"):
             _require(0 <= getattr(self, key) < 1, f"train.model.{key}", "a number in [0, 1)")
         _require(self.pooling in POOLINGS, "train.model.pooling", " or ".join(POOLINGS))

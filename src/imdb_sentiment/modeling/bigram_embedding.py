@@ -20,16 +20,26 @@ class BigramEmbedding(layers.Layer):
     add, so the saved model stays a chain numpy_forward can run.
     """
 
-    def __init__(self, input_dim: int, output_dim: int, buckets: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        buckets: int,
+        pairs_initializer: str = "uniform",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if not 0 < input_dim <= MAX_INPUT_DIM:
             raise ValueError(f"input_dim {input_dim} outside (0, {MAX_INPUT_DIM}]")
         self.input_dim, self.output_dim, self.buckets = input_dim, output_dim, buckets
+        self.pairs_initializer = pairs_initializer
 
     def build(self, input_shape: Any) -> None:
-        # Keras' Embedding default initializer, for both tables.
+        # Keras' Embedding default initializer for words. Pairs: the same, or zeros, so that a
+        # bucket no train pair reached adds nothing rather than noise to a test review.
         self.words = self.add_weight((self.input_dim, self.output_dim), "uniform", name="words")
-        self.pairs = self.add_weight((self.buckets, self.output_dim), "uniform", name="pairs")
+        shape = (self.buckets, self.output_dim)
+        self.pairs = self.add_weight(shape, self.pairs_initializer, name="pairs")
 
     def call(self, inputs: Any) -> Any:
         ids = ops.cast(inputs, "int32")
@@ -42,4 +52,5 @@ class BigramEmbedding(layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         dims = {"input_dim": self.input_dim, "output_dim": self.output_dim}
-        return {**super().get_config(), **dims, "buckets": self.buckets}
+        pairs = {"buckets": self.buckets, "pairs_initializer": self.pairs_initializer}
+        return {**super().get_config(), **dims, **pairs}

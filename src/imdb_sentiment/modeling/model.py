@@ -54,7 +54,8 @@ def _embedding(params: ModelParams, max_features: int) -> layers.Layer:
             f"train.model.bigram_buckets; allowed: max_features <= {MAX_INPUT_DIM} "
             "(or bigram_buckets: 0)"
         )
-    return BigramEmbedding(max_features, params.embedding_dim, params.bigram_buckets)
+    dims = (max_features, params.embedding_dim, params.bigram_buckets)
+    return BigramEmbedding(*dims, pairs_initializer=params.bigram_init)
 
 
 def load_model(path: Path, compile: bool = True) -> keras.Model:

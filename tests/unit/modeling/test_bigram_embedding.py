@@ -33,6 +33,28 @@ def test_pair_ids_hash_the_previous_word_and_the_word(xp: object) -> None:
     assert got.min() >= 0 and got.max() < buckets
 
 
+def test_zero_initialized_pairs_add_nothing_until_trained_and_survive_a_save(
+    tmp_path: Path,
+) -> None:
+    """bigram_init zeros: before training each position is its word's vector alone (a
+    bucket no train pair reached stays so); the saved model rebuilds with the same setting."""
+    params = dataclasses.replace(BIGRAMS, bigram_init="zeros", lstm_units=4, filters=4)
+    model = build_model(params, 50, 30)
+    layer = model.layers[1]
+    ids = np.arange(30, dtype="int32")[None] % 50
+    words = keras.ops.convert_to_numpy(layer.words)[ids]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(ids)), words)
+    uniform = build_model(dataclasses.replace(params, bigram_init="uniform"), 50, 30).layers[1]
+    assert np.abs(keras.ops.convert_to_numpy(uniform.pairs)).max() > 0.01
+    model.save(tmp_path / "m.keras")
+    assert load_model(tmp_path / "m.keras").layers[1].get_config()["pairs_initializer"] == "zeros"
+
+
+def test_bigram_init_is_named_when_unknown() -> None:
+    with pytest.raises(ConfigError, match=r"'train\.model\.bigram_init' must be uniform or zeros"):
+        dataclasses.replace(BIGRAMS, bigram_init="ones")
+
+
 def test_a_word_gets_another_vector_after_another_word() -> None:
     layer = BigramEmbedding(input_dim=10, output_dim=4, buckets=97)
     not_good, very_good = layer(np.array([[2, 5]])), layer(np.array([[3, 5]]))

@@ -13,6 +13,7 @@ from imdb_sentiment.modeling.model import build_model
 KERAS_EXAMPLE_MODEL = ModelParams(
     embedding_dim=128,
     bigram_buckets=0,
+    bigram_init="uniform",
     dropout=0.25,
     spatial_dropout=0.0,
     filters=64,
