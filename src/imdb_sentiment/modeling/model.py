@@ -104,9 +104,8 @@ def compile_model(
         weight_decay=params.embedding_weight_decay or None,
     )
     if params.embedding_weight_decay:  # the lookup tables only: rows seen once decay away
-        tables = [
-            v for layer in model.layers if isinstance(layer, EMBEDDINGS) for v in layer.weights
-        ]
-        keep = [v for v in model.trainable_variables if not any(v is t for t in tables)]
-        optimizer.exclude_from_weight_decay(var_list=keep)
+        others = [layer for layer in model.layers if not isinstance(layer, EMBEDDINGS)]
+        optimizer.exclude_from_weight_decay(
+            var_list=[v for o in others for v in o.trainable_weights]
+        )
     model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"], **speed)
