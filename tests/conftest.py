@@ -43,6 +43,7 @@ TINY_FIT = FitParams(
     schedule_epochs=None,
     adam_epsilon=1e-7,
     embedding_weight_decay=0.0,
+    ema_momentum=None,
     early_stopping_patience=None,
 )
 

@@ -80,6 +80,11 @@ class FitParams:
     # pushed back every step; a pair seen in one review is not, so what it memorized of that
     # review fades. 0: none (the Keras example).
     embedding_weight_decay: float
+    # Polyak averaging: the optimizer keeps an exponential moving average of the weights,
+    # each step `average = m * average + (1 - m) * weights`; validation, early stopping and
+    # the saved model use the average, training goes on from the raw weights. Averages out
+    # the last steps' noise (a window of about 1 / (1 - m) steps). null: off.
+    ema_momentum: float | None
     # Epochs without a lower val_loss before training stops; the saved model is then the
     # epoch with the lowest val_loss. None trains every epoch and keeps the last, as the
     # Keras example does.
@@ -93,6 +98,8 @@ class FitParams:
         _require(self.adam_epsilon > 0, "train.fit.adam_epsilon", "a positive number")
         decay = self.embedding_weight_decay
         _require(decay >= 0, "train.fit.embedding_weight_decay", "0 (off) or a positive number")
+        ema = self.ema_momentum
+        _require(ema is None or 0 < ema < 1, "train.fit.ema_momentum", "null or in (0, 1)")
         schedules = " or ".join(LR_SCHEDULES)
         _require(self.lr_schedule in LR_SCHEDULES, "train.fit.lr_schedule", schedules)
         _require(

@@ -102,6 +102,8 @@ def compile_model(
         learning_rate=learning_rate(params, train_rows),
         epsilon=params.adam_epsilon,
         weight_decay=params.embedding_weight_decay or None,
+        use_ema=params.ema_momentum is not None,
+        ema_momentum=params.ema_momentum or 0.99,  # Keras' default; unused without use_ema
     )
     if params.embedding_weight_decay:  # the lookup tables only: rows seen once decay away
         others = [layer for layer in model.layers if not isinstance(layer, EMBEDDINGS)]
