@@ -36,6 +36,7 @@ from imdb_sentiment.config import (
     load_section,
     override_params,
 )
+from imdb_sentiment.errors import PipelineError
 
 Job = tuple[str, int, dict[str, Any]]  # arm, seed, params
 
@@ -119,41 +120,43 @@ def summarize(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--arms", type=Path, required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", required=True)
-    parser.add_argument("-S", dest="overrides", action="append", default=[])
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--reviews", type=Path, default=Path("data/raw/reviews.parquet"))
-    parser.add_argument("--cache", type=Path, default=Path(".dvc/tmp/screen-seeds"))
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
+def arm_params(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Each arm's whole params: params.yaml, then -S, then the arm's own changes; checked."""
     base = override_params(load_params(args.params), args.overrides)
     arms = yaml.safe_load(args.arms.read_text()) or {}
     params = {
         name: override_params(base, [f"{k}={json.dumps(v)}" for k, v in (changes or {}).items()])
         for name, changes in arms.items()
     }
-    for arm_params in params.values():  # fail on a bad arm now, not in a worker
-        load_section(arm_params, "train", TrainParams)
-    splits = {name: cached_splits(p, args.reviews, args.cache) for name, p in params.items()}
+    for arm in params.values():
+        load_section(arm, "prepare", PrepareParams)
+        load_section(arm, "train", TrainParams)
+    return params
+
+
+def run_jobs(
+    params: dict[str, dict[str, Any]],
+    seeds: list[int],
+    splits: dict[str, Path],
+    workers: int,
+    out_path: Path,
+) -> list[dict[str, Any]]:
+    """Every arm at every seed, seed by seed, in `workers` processes; rows as they end."""
     context = mp.get_context("spawn")  # a fresh interpreter: the backend is chosen per worker
     jobs, results = context.Queue(), context.Queue()
-    order = [(arm, seed, params[arm]) for seed in args.seeds for arm in params]
+    order = [(arm, seed, params[arm]) for seed in seeds for arm in params]
     for job in order:
         jobs.put(job)
-    for _ in range(args.workers):
+    for _ in range(workers):
         jobs.put(None)
     procs = [
         context.Process(target=worker, args=(jobs, results, splits), daemon=True)
-        for _ in range(args.workers)
+        for _ in range(workers)
     ]
     for proc in procs:
         proc.start()
     rows: list[dict[str, Any]] = []
-    with args.out.open("a", encoding="utf-8") as out:
+    with out_path.open("a", encoding="utf-8") as out:
         while len(rows) < len(order):
             try:
                 rows.append(results.get(timeout=10))
@@ -167,6 +170,26 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(rows[-1]), flush=True)
     for proc in procs:
         proc.join()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arms", type=Path, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", required=True)
+    parser.add_argument("-S", dest="overrides", action="append", default=[])
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--reviews", type=Path, default=Path("data/raw/reviews.parquet"))
+    parser.add_argument("--cache", type=Path, default=Path(".dvc/tmp/screen-seeds"))
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:  # bad params, -S, arm or reviews table: one line, before any fit
+        params = arm_params(args)
+        splits = {name: cached_splits(p, args.reviews, args.cache) for name, p in params.items()}
+    except PipelineError as exc:
+        raise SystemExit(str(exc)) from None
+    rows = run_jobs(params, args.seeds, splits, args.workers, args.out)
     print("\n".join(summarize(rows)), flush=True)
 
 

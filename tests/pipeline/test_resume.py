@@ -261,6 +261,7 @@ class Crash(keras.callbacks.Callback):
 
 
 LINEAR_FIT = dataclasses.replace(TINY_FIT, lr_schedule="linear")
+AVERAGED_FIT = dataclasses.replace(TINY_FIT, ema_momentum=0.9)
 
 
 def fresh_model(fit: FitParams = TINY_FIT) -> keras.Model:
@@ -277,8 +278,13 @@ def toy_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndar
     return (x[:64], y[:64]), (x[64:], y[64:])
 
 
-# A linear schedule's rate follows the optimizer's step count, which the backup restores.
-@pytest.mark.parametrize("fit", [TINY_FIT, LINEAR_FIT], ids=["constant", "linear-schedule"])
+# A linear schedule's rate follows the optimizer's step count, which the backup restores; an
+# averaged fit's epochs end on the average, which the backup holds as weights and average.
+@pytest.mark.parametrize(
+    "fit",
+    [TINY_FIT, LINEAR_FIT, AVERAGED_FIT],
+    ids=["constant", "linear-schedule", "weight-average"],
+)
 def test_backup_restores_dropout_and_rng_state_exactly(tmp_path: Path, fit: FitParams) -> None:
     train, val = toy_data()
     straight = fresh_model(fit)
@@ -308,22 +314,27 @@ def test_backup_restores_dropout_and_rng_state_exactly(tmp_path: Path, fit: FitP
     assert not backup.directory.exists()
 
 
-def test_early_stopping_resumes_to_the_same_stop_and_weights(tmp_path: Path) -> None:
+@pytest.mark.parametrize("momentum", [None, 0.5], ids=["raw", "weight-average"])
+def test_early_stopping_resumes_to_the_same_stop_and_weights(
+    tmp_path: Path, momentum: float | None
+) -> None:
     # Random labels: val_loss bottoms out early, so the best epoch is behind the crash point.
-    fit = dataclasses.replace(TINY_FIT, epochs=15, learning_rate=0.05, early_stopping_patience=3)
+    fit = dataclasses.replace(
+        TINY_FIT, epochs=15, learning_rate=0.05, early_stopping_patience=3, ema_momentum=momentum
+    )
     train, val = toy_data()
-    straight = fresh_model()
+    straight = fresh_model(fit)
     expected = fit_model(straight, train, val, fit)
     assert expected.model_epoch < len(expected.history) < 15
 
     crash_at = expected.model_epoch + 1  # after the best epoch, before the stop
     backup = TrainingBackup(tmp_path / "key")
     with pytest.raises(KeyboardInterrupt):
-        fit_model(fresh_model(), train, val, fit, callbacks=[Crash(crash_at)], backup=backup)
+        fit_model(fresh_model(fit), train, val, fit, callbacks=[Crash(crash_at)], backup=backup)
     kept = sorted(p.name for p in backup.directory.iterdir())
     assert kept == [f"epoch-{expected.model_epoch:05d}", f"epoch-{crash_at:05d}"]
 
-    resumed_model = fresh_model()
+    resumed_model = fresh_model(fit)
     resumed = fit_model(resumed_model, train, val, fit, backup=backup)
     assert resumed.initial_epoch == crash_at
     assert resumed.model_epoch == expected.model_epoch
@@ -331,7 +342,7 @@ def test_early_stopping_resumes_to_the_same_stop_and_weights(tmp_path: Path) -> 
     for a, b in zip(straight.get_weights(), resumed_model.get_weights(), strict=True):
         assert np.array_equal(a, b)
     # Killed after the stopping epoch's backup: nothing left to train, the best is restored.
-    again_model = fresh_model()
+    again_model = fresh_model(fit)
     again = fit_model(again_model, train, val, fit, backup=backup)
     assert again.initial_epoch == len(expected.history)
     assert again.model_epoch == expected.model_epoch
