@@ -49,6 +49,13 @@ class ModelParams:
         )
         inits = " or ".join(BIGRAM_INITS)
         _require(self.bigram_init in BIGRAM_INITS, "train.model.bigram_init", inits)
+        # Without a pair table the start of one means nothing; refusing it keeps two runs that
+        # differ only there from being listed as two configurations.
+        _require(
+            self.bigram_buckets > 0 or self.bigram_init == BIGRAM_INITS[0],
+            "train.model.bigram_init",
+            f"{BIGRAM_INITS[0]} when train.model.bigram_buckets is 0 (there is no pair table)",
+        )
         for key in ("dropout", "spatial_dropout"):
             _require(0 <= getattr(self, key) < 1, f"train.model.{key}", "a number in [0, 1)")
         _require(self.pooling in POOLINGS, "train.model.pooling", " or ".join(POOLINGS))

@@ -87,3 +87,11 @@ def test_bad_bigram_settings_are_config_errors() -> None:
         dataclasses.replace(KERAS_EXAMPLE_MODEL, bigram_buckets=-1)
     with pytest.raises(ConfigError, match=r"max_features=46341 is too large.*<= 46340"):
         build_model(BIGRAMS, max_features=46341, maxlen=100)
+
+
+def test_bigram_init_other_than_uniform_needs_a_pair_table() -> None:
+    words_only = dataclasses.replace(BIGRAMS, bigram_buckets=0)
+    with pytest.raises(
+        ConfigError, match=r"bigram_init' must be uniform when .*bigram_buckets is 0"
+    ):
+        dataclasses.replace(words_only, bigram_init="zeros")
