@@ -37,6 +37,7 @@ from imdb_sentiment.config import (
     override_params,
 )
 from imdb_sentiment.errors import PipelineError
+from imdb_sentiment.modeling.runtime import apply_runtime, choose_backend
 
 Job = tuple[str, int, dict[str, Any]]  # arm, seed, params
 
@@ -61,14 +62,16 @@ def cached_splits(params: dict[str, Any], reviews: Path, cache: Path) -> Path:
 def fit_one(job: Job, splits: Path) -> dict[str, Any]:
     """One fit as the train stage's; its kept epoch's validation figures."""
     arm, seed, params = job
+    prep = load_section(params, "prepare", PrepareParams)
+    cfg = load_section(params, "train", TrainParams)
+    # As the train stage does, before Keras is imported; an arm asking for another backend
+    # than the one this process loaded fails (one error row) instead of training on it.
+    choose_backend(cfg.runtime)
     import keras
 
     from imdb_sentiment.modeling.fit import fit_model
     from imdb_sentiment.modeling.model import build_model, compile_model
-    from imdb_sentiment.modeling.runtime import apply_runtime
 
-    prep = load_section(params, "prepare", PrepareParams)
-    cfg = load_section(params, "train", TrainParams)
     apply_runtime(cfg.runtime)
     with np.load(splits) as data:
         train, val = (data["x_train"], data["y_train"]), (data["x_val"], data["y_val"])
@@ -90,14 +93,7 @@ def fit_one(job: Job, splits: Path) -> dict[str, Any]:
 
 
 def worker(jobs: Any, results: Any, splits: dict[str, Path]) -> None:
-    from imdb_sentiment.modeling.runtime import choose_backend
-
-    backend_set = False
     while (job := jobs.get()) is not None:
-        cfg = load_section(job[2], "train", TrainParams)
-        if not backend_set:  # before Keras is imported, as the train stage does
-            choose_backend(cfg.runtime)
-            backend_set = True
         try:
             results.put(fit_one(job, splits[job[0]]))
         except Exception as exc:  # one bad arm must not stop the others

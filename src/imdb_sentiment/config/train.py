@@ -88,9 +88,10 @@ class FitParams:
     # review fades. 0: none (the Keras example).
     embedding_weight_decay: float
     # Polyak averaging: the optimizer keeps an exponential moving average of the weights,
-    # each step `average = m * average + (1 - m) * weights`; validation, early stopping and
-    # the saved model use the average, training goes on from the raw weights. Averages out
-    # the last steps' noise (a window of about 1 / (1 - m) steps). null: off.
+    # each step `average = m * average + (1 - m) * weights`. Each epoch ends on the average:
+    # validation, early stopping and the saved model use it, and the next epoch trains on
+    # from it. Averages out the last steps' noise (a window of about 1 / (1 - m) steps).
+    # null: off.
     ema_momentum: float | None
     # Epochs without a lower val_loss before training stops; the saved model is then the
     # epoch with the lowest val_loss. None trains every epoch and keeps the last, as the

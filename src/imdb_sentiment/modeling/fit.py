@@ -81,36 +81,21 @@ class EpochDecay(keras.callbacks.Callback):
 class EndOnAverage(keras.callbacks.Callback):
     """Each epoch ends on the optimizer's moving average of the weights (`use_ema`).
 
-    The average replaces the weights before validation (fit's evaluation comes before
-    `on_epoch_end`), so val metrics, early stopping, the backup and the saved model all see
-    the averaged model, and the next epoch trains on from it. Keras' SwapEMAWeights instead
-    swaps the raw weights back in, which leaves a backup taken at epoch end unable to tell
-    which set it holds. Both replace the weights at the end of fit (finalize_variable_values).
+    The average replaces the weights when fit's validation begins (before `on_epoch_end`;
+    `fit_model` always validates), so val metrics, early stopping, the backup and the saved
+    model all see the averaged model, and the next epoch trains on from it. Keras'
+    SwapEMAWeights instead swaps the raw weights back in, which leaves a backup taken at
+    epoch end unable to tell which set it holds. Both replace the weights at the end of fit
+    (finalize_variable_values).
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._done = False
-
-    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        self._done = False
-
     def on_test_begin(self, logs: Any = None) -> None:
-        self._use_average()
-
-    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        self._use_average()  # a fit without validation data
-
-    def _use_average(self) -> None:
-        if self._done:
-            return
         variables = self.model.trainable_variables
         self.model.optimizer.finalize_variable_values(variables)
         # On JAX the weight and its average now hold one buffer, which the next train step
         # donates (frees): give the weight its own.
         for variable in variables:
             variable.assign(keras.ops.copy(variable.value))
-        self._done = True
 
 
 class BestEpoch(keras.callbacks.Callback):
