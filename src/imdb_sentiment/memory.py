@@ -49,10 +49,12 @@ def padded_sequences(rows: int, maxlen: int) -> MemoryNeed:
     return MemoryNeed(f"{rows:,} reviews x {maxlen:,} tokens (int32)", rows * maxlen * INT32_BYTES)
 
 
-def embedding_table(vocabulary: int, dim: int) -> MemoryNeed:
-    """The embedding weights with their gradients and Adam's moments."""
-    nbytes = vocabulary * dim * FLOAT32_BYTES * _TRAINING_COPIES
-    return MemoryNeed(f"a {vocabulary:,} x {dim:,} embedding with Adam's state", nbytes)
+def embedding_table(vocabulary: int, dim: int, members: int = 1) -> MemoryNeed:
+    """The embedding weights with their gradients and Adam's moments, one per member."""
+    nbytes = vocabulary * dim * FLOAT32_BYTES * _TRAINING_COPIES * members
+    table = f"{vocabulary:,} x {dim:,} embedding"
+    what = f"a {table}" if members == 1 else f"{members} members' {table}s"
+    return MemoryNeed(f"{what} with Adam's state", nbytes)
 
 
 def batch_activations(batch: int, maxlen: int, width: int) -> MemoryNeed:
@@ -69,20 +71,25 @@ def check_prepare_memory(rows: int, cfg: PrepareParams) -> None:
     )
 
 
-def check_training_memory(cfg: TrainParams, meta: Mapping[str, Any]) -> None:
-    """`train`: the train and val splits as prepare wrote them (`meta`), the embedding and
-    a batch (Keras takes at most the whole split in one)."""
+def check_training_memory(
+    cfg: TrainParams, meta: Mapping[str, Any], available: int | None = None
+) -> None:
+    """`train`: the train and val splits as prepare wrote them (`meta`), each member's
+    embedding and a batch (Keras takes at most the whole split in one)."""
     maxlen, n_train = meta["maxlen"], meta["counts"]["train"]
     width = cfg.model.embedding_dim + 2 * cfg.model.filters  # per token: embedding, conv
     needs = [
         padded_sequences(n_train + meta["counts"]["val"], maxlen),
-        embedding_table(meta["max_features"] + cfg.model.bigram_buckets, cfg.model.embedding_dim),
+        embedding_table(
+            meta["max_features"] + cfg.model.bigram_buckets, cfg.model.embedding_dim, cfg.members
+        ),
         batch_activations(min(cfg.fit.batch_size, n_train), maxlen, width),
     ]
     check_memory(
         needs,
         "lower prepare.maxlen, prepare.max_features, train.model.embedding_dim, "
-        "train.model.bigram_buckets or train.fit.batch_size",
+        "train.model.bigram_buckets, train.members or train.fit.batch_size",
+        available,
     )
 
 

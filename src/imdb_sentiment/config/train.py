@@ -131,6 +131,9 @@ BACKEND_CHOICES = ("auto", *BACKENDS)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # One device; every device of this host; every device of several hosts (see distribution.py).
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
+# Member i of an ensemble draws from seed + i x this: runs of seeds 1, 2, 3 share no member.
+MEMBER_SEED_STRIDE = 1000
+MAX_MEMBERS = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,14 +169,27 @@ class TrainParams:
     # The seed of the weights' initialization, dropout and shuffling; null: base.seed. Runs
     # that differ only in it share prepare's data and validation split (base.seed's).
     seed: int | None
+    # Models trained one after another, each from its own seed, whose probabilities the saved
+    # model averages; 1: one model, as in the Keras example.
+    members: int
 
     def effective_seed(self, base_seed: int) -> int:
         """The seed training draws from: `seed`, or the pipeline's `base_seed` if null."""
         return base_seed if self.seed is None else self.seed
 
+    def member_seeds(self, base_seed: int) -> list[int]:
+        """Each member's seed; the first is the run's, so member 1 is the one-model run."""
+        seed = self.effective_seed(base_seed)
+        return [(seed + MEMBER_SEED_STRIDE * i) % 2**32 for i in range(self.members)]
+
     def __post_init__(self) -> None:
         seed_ok = self.seed is None or 0 <= self.seed < 2**32
         _require(seed_ok, "train.seed", "an integer in [0, 2**32) or null (base.seed)")
+        _require(
+            isinstance(self.members, int) and 1 <= self.members <= MAX_MEMBERS,
+            "train.members",
+            f"an integer from 1 (one model) to {MAX_MEMBERS}",
+        )
         _require(
             self.distribution in DISTRIBUTIONS, "train.distribution", " or ".join(DISTRIBUTIONS)
         )

@@ -28,11 +28,13 @@ class FitResult:
     fit_seconds: float  # this attempt's fit, compilation included
     initial_epoch: int  # epochs restored from a backup (0: trained from scratch)
     model_epoch: int  # the epoch (1-based) whose weights the model ends with
+    # The saved model's figures where no epoch's row gives them (an ensemble's).
+    kept: dict[str, float] | None = None
 
     @property
     def model_row(self) -> dict[str, float]:
-        """The history row of the epoch whose weights the model kept."""
-        return self.history[self.model_epoch - 1]
+        """The saved model's figures: the row of the epoch whose weights it kept."""
+        return self.kept if self.kept is not None else self.history[self.model_epoch - 1]
 
 
 class EpochTimer(keras.callbacks.Callback):

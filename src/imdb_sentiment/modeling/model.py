@@ -15,7 +15,9 @@ from imdb_sentiment.modeling.bigram_embedding import MAX_INPUT_DIM, BigramEmbedd
 EMBEDDINGS = (layers.Embedding, BigramEmbedding)
 
 
-def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Model:
+def build_model(
+    params: ModelParams, max_features: int, maxlen: int, name: str = "conv_lstm"
+) -> keras.Model:
     # Shorter sequences leave the LSTM at most a step or two after convolution and pooling
     # (none at all below kernel_size + pool_size - 1, where Keras fails deep in a shape error).
     if maxlen < params.kernel_size * params.pool_size:
@@ -42,7 +44,7 @@ def build_model(params: ModelParams, max_features: int, maxlen: int) -> keras.Mo
     # float32 output whatever the dtype policy: a half-precision sigmoid saturates and its
     # log-loss underflows.
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="positive_probability")(x)
-    return keras.Model(inputs, outputs, name="conv_lstm")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def _embedding(params: ModelParams, max_features: int) -> layers.Layer:

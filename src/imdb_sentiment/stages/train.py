@@ -26,7 +26,7 @@ from imdb_sentiment.modeling.distribution import (
     shard_split,
     start_replicas,
 )
-from imdb_sentiment.modeling.fit import FitResult, TrainingDivergedError, fit_model
+from imdb_sentiment.modeling.fit import FitResult
 from imdb_sentiment.modeling.model import build_model, compile_model
 from imdb_sentiment.modeling.runtime import (
     apply_runtime,
@@ -34,17 +34,17 @@ from imdb_sentiment.modeling.runtime import (
     device_kind,
     runtime_tags,
 )
+from imdb_sentiment.stages.train_fit import fit_logged, fit_members, log_fit_summary
 from imdb_sentiment.stages.train_resume import ResumePoint, find_resume_point, open_backup
 from imdb_sentiment.tracking.datasets import log_split_datasets
 from imdb_sentiment.tracking.lineage import run_tags
 from imdb_sentiment.tracking.names import DEVICE_TAG
 from imdb_sentiment.tracking.preflight import printable_uri
-from imdb_sentiment.tracking.runs import epoch_logger, run_description
+from imdb_sentiment.tracking.runs import run_description
 from imdb_sentiment.tracking.store import (
     TrackingStore,
     log_artifact,
     log_keras_model,
-    log_metrics,
     log_params,
     system_metrics,
     tracked_run,
@@ -86,7 +86,7 @@ class TrainingSetup:
     replicas: Replicas
     data: TrainingData
     fit: FitParams  # as this process passes it to Keras (see `local_fit_params`)
-    model: keras.Model  # built and compiled
+    model: keras.Model  # built and compiled; an ensemble's first member
 
 
 @dataclass(frozen=True)
@@ -117,12 +117,12 @@ def load_training_data(prepared: Path, meta: dict[str, Any], replicas: Replicas)
 
 
 def build_compiled_model(
-    cfg: TrainParams, meta: dict[str, Any], replicas: Replicas, seed: int
+    cfg: TrainParams, meta: dict[str, Any], replicas: Replicas, seed: int, name: str = "conv_lstm"
 ) -> keras.Model:
     """The model with weights drawn from `seed`, compiled in the replicas' scope."""
     keras.utils.set_random_seed(seed)
     with replicas.scope():
-        model = build_model(cfg.model, meta["max_features"], meta["maxlen"])
+        model = build_model(cfg.model, meta["max_features"], meta["maxlen"], name)
         compile_model(model, cfg.fit, cfg.runtime, meta["counts"]["train"])
     return model
 
@@ -175,47 +175,28 @@ def fit_and_log(
     store: TrackingStore, run_id: str, setup: TrainingSetup, backup: TrainingBackup
 ) -> FitResult:
     """Fit, resuming `backup`, each epoch logged as it ends; then the run's summary metrics."""
-    data = setup.data
-    try:
-        result = fit_model(
-            setup.model,
-            data.train,
-            data.val,
-            setup.fit,
-            callbacks=[epoch_logger(store, run_id)],
-            backup=backup,
-        )
-    except TrainingDivergedError:
-        backup.delete()  # its weights led to NaN: nothing worth resuming
-        raise
-    # The restored epochs were logged to the dead run; this one gets them too.
-    for epoch, row in enumerate(result.history[: result.initial_epoch], start=1):
-        log_metrics(store, run_id, row, step=epoch)
-    log_metrics(store, run_id, {"fit_seconds": result.fit_seconds})
-    # What the saved model scored (early stopping may keep an earlier epoch than the last):
-    # the figures to compare runs by.
-    kept = result.model_row
-    summary = {
-        "epochs_trained": len(result.history),
-        "model_epoch": result.model_epoch,
-        "model_val_accuracy": kept["val_accuracy"],
-        "model_val_loss": kept["val_loss"],
-    }
-    log_metrics(store, run_id, summary)
+    result = fit_logged(store, run_id, setup, setup.model, backup)
+    log_fit_summary(store, run_id, result)
     return result
 
 
 def save_and_log_model(
-    store: TrackingStore, run_id: str, setup: TrainingSetup, model_path: Path
+    store: TrackingStore,
+    run_id: str,
+    setup: TrainingSetup,
+    model_path: Path,
+    model: keras.Model | None = None,
 ) -> str:
     """The .keras file for DVC, then the same model into the run (which ends it); its URI.
 
-    `model_path` is written in place: the train stage passes a staged temporary path.
+    `model` (an ensemble) replaces `setup.model`. `model_path` is written in place: the
+    train stage passes a staged temporary path.
     """
+    model = model or setup.model
     model_path.parent.mkdir(parents=True, exist_ok=True)
-    setup.model.save(model_path)
+    model.save(model_path)
     sample = setup.data.val[0][:8]
-    return log_keras_model(store, run_id, setup.model, sample, backend_requirements())
+    return log_keras_model(store, run_id, model, sample, backend_requirements())
 
 
 def train_summary(result: FitResult) -> dict[str, float]:
@@ -278,8 +259,12 @@ def train_and_log(
             system_metrics(store, run_id),
         ):
             log_training_inputs(store, run_id, setup, data_reports or [], source)
-            result = fit_and_log(store, run_id, setup, backup)
-            save_and_log_model(store, run_id, setup, model_path)
+            if setup.params.train.members > 1:
+                result, model = fit_members(store, run_id, setup, backup)
+                log_fit_summary(store, run_id, result)
+            else:
+                result, model = fit_and_log(store, run_id, setup, backup), setup.model
+            save_and_log_model(store, run_id, setup, model_path, model)
         # Only now is the work safe elsewhere: a crash before this resumes from the last epoch.
         backup.delete()
     log.info("MLflow run %s in %s", run_id, printable_uri(store.uri))

@@ -31,6 +31,7 @@ _TRAINING_CODE = (
     "modeling/checkpoint.py",
     "modeling/distribution.py",
     "stages/train.py",
+    "stages/train_fit.py",
 )
 
 

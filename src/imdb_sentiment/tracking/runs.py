@@ -49,13 +49,17 @@ def run_description(counts: Mapping[str, int]) -> str:
     )
 
 
-def epoch_logger(store: TrackingStore, run_id: str) -> keras.callbacks.Callback:
-    """A Keras callback that logs each epoch's logs to `run_id` with step = epoch + 1."""
+def epoch_logger(store: TrackingStore, run_id: str, prefix: str = "") -> keras.callbacks.Callback:
+    """A Keras callback that logs each epoch's logs to `run_id` with step = epoch + 1.
+
+    `prefix` goes before each name (`member_2/`: MLflow's UI groups an ensemble's members).
+    """
     import keras
 
     class EpochMetrics(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-            log_metrics(store, run_id, {k: float(v) for k, v in (logs or {}).items()}, epoch + 1)
+            row = {prefix + k: float(v) for k, v in (logs or {}).items()}
+            log_metrics(store, run_id, row, epoch + 1)
 
     return EpochMetrics()
 

@@ -1,0 +1,40 @@
+"""An ensemble of conv-LSTMs saved as one Keras model that averages their probabilities.
+
+Members are trained apart (each its own seed, its own fit); averaging is the only thing that
+joins them, so the saved file loads, predicts and serves as a single conv-LSTM does.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+
+def average_members(members: Sequence[keras.Model]) -> keras.Model:
+    """One model: token ids in, the mean of the members' positive-class probabilities out.
+
+    It holds the members' own layers, so it predicts with their weights as they are now.
+    Compiled for `evaluate` only (loss and accuracy, as the members').
+    """
+    inputs = keras.Input(shape=members[0].inputs[0].shape[1:], dtype="int32", name="token_ids")
+    probabilities = [member(inputs) for member in members]
+    # float32 as each member's output: see build_model.
+    mean = layers.Average(dtype="float32", name="positive_probability")(probabilities)
+    model = keras.Model(inputs, mean, name="conv_lstm_ensemble")
+    model.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def mean_history(histories: Sequence[list[dict[str, float]]]) -> list[dict[str, float]]:
+    """Per epoch, each figure's mean over the members that trained that epoch.
+
+    Early stopping may end members at different epochs; a later row averages the rest.
+    """
+    rows = []
+    for epoch in range(max(len(h) for h in histories)):
+        ran = [h[epoch] for h in histories if len(h) > epoch]
+        rows.append({k: statistics.fmean(row[k] for row in ran) for k in ran[0]})
+    return rows
