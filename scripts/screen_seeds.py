@@ -17,6 +17,7 @@ cut-short screen has the same seeds for every arm.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing as mp
 import os
@@ -40,6 +41,7 @@ from imdb_sentiment.errors import PipelineError
 from imdb_sentiment.modeling.runtime import apply_runtime, choose_backend
 
 Job = tuple[str, int, dict[str, Any]]  # arm, seed, params
+Split = tuple[np.ndarray, np.ndarray]
 
 
 def cached_splits(params: dict[str, Any], reviews: Path, cache: Path) -> Path:
@@ -60,36 +62,54 @@ def cached_splits(params: dict[str, Any], reviews: Path, cache: Path) -> Path:
 
 
 def fit_one(job: Job, splits: Path) -> dict[str, Any]:
-    """One fit as the train stage's; its kept epoch's validation figures."""
+    """One fit as the train stage's (each member's for an ensemble); kept val figures."""
     arm, seed, params = job
     prep = load_section(params, "prepare", PrepareParams)
     cfg = load_section(params, "train", TrainParams)
     # As the train stage does, before Keras is imported; an arm asking for another backend
     # than the one this process loaded fails (one error row) instead of training on it.
     choose_backend(cfg.runtime)
-    import keras
-
-    from imdb_sentiment.modeling.fit import fit_model
-    from imdb_sentiment.modeling.model import build_model, compile_model
+    from imdb_sentiment.modeling.ensemble import average_members
 
     apply_runtime(cfg.runtime)
     with np.load(splits) as data:
         train, val = (data["x_train"], data["y_train"]), (data["x_val"], data["y_val"])
     start = time.perf_counter()
-    keras.utils.set_random_seed(seed)
-    model = build_model(cfg.model, prep.max_features, prep.maxlen)
-    compile_model(model, cfg.fit, cfg.runtime, len(train[0]))
-    result = fit_model(model, train, val, cfg.fit)
-    row = result.model_row
+    seeds = dataclasses.replace(cfg, seed=seed).member_seeds(seed)
+    fits = [fit_member(cfg, prep, s, train, val) for s in seeds]
+    row = fits[0][0].model_row
+    if len(fits) > 1:  # the train stage's ensemble: its members' mean probability
+        loss, accuracy = average_members([m for _, m in fits]).evaluate(*val, verbose=0)
+        row = {
+            "val_accuracy": accuracy,
+            "val_loss": loss,
+            "loss": statistics.fmean(r.model_row["loss"] for r, _ in fits),
+        }
     return {
         "arm": arm,
         "seed": seed,
-        "epoch": result.model_epoch,
-        "val_accuracy": row["val_accuracy"],
-        "val_loss": row["val_loss"],
-        "train_loss": row["loss"],
+        "epoch": max(r.model_epoch for r, _ in fits),
+        "val_accuracy": float(row["val_accuracy"]),
+        "val_loss": float(row["val_loss"]),
+        "train_loss": float(row["loss"]),
         "seconds": round(time.perf_counter() - start, 1),
     }
+
+
+def fit_member(
+    cfg: TrainParams, prep: PrepareParams, seed: int, train: Split, val: Split
+) -> tuple[Any, Any]:
+    """The model drawn from `seed`, fitted as the train stage fits it; its result and itself."""
+    import keras
+
+    from imdb_sentiment.modeling.fit import fit_model
+    from imdb_sentiment.modeling.model import build_model, compile_model
+
+    keras.utils.set_random_seed(seed)
+    name = f"conv_lstm_{seed}"  # unique within an ensemble
+    model = build_model(cfg.model, prep.max_features, prep.maxlen, name)
+    compile_model(model, cfg.fit, cfg.runtime, len(train[0]))
+    return fit_model(model, train, val, cfg.fit), model
 
 
 def worker(jobs: Any, results: Any, splits: dict[str, Path]) -> None:

@@ -57,6 +57,13 @@ def test_every_arm_runs_at_every_seed_and_the_rows_repeat(
     again = fit_one(("plain", 2, params), cached)
     (worker_row,) = [r for r in rows if (r["arm"], r["seed"]) == ("plain", 2)]
     assert again["val_loss"] == pytest.approx(worker_row["val_loss"], rel=1e-6)
+    # An ensemble arm averages its members (seeds 2 and 1002): log-loss is convex, so the
+    # average's loss is at most the members' mean loss, and differs from member 1's.
+    member = fit_one(("plain", 1002, params), cached)
+    params["train"]["members"] = 2
+    pair = fit_one(("pair", 2, params), cached)
+    assert pair["val_loss"] <= (again["val_loss"] + member["val_loss"]) / 2 + 1e-6
+    assert pair["val_loss"] != pytest.approx(again["val_loss"])
 
 
 def test_a_bad_arm_ends_in_one_line_before_any_fit(inputs: dict[str, Path], tmp_path: Path) -> None:

@@ -92,14 +92,14 @@ def fit_members(
         ensemble = average_members(members)
     val_loss, val_accuracy = map(float, ensemble.evaluate(*setup.data.val, verbose=0))
     result = ensemble_result(results, val_loss, val_accuracy)
-    figures = {"val_loss": result.model_row["val_loss"], "val_accuracy": val_accuracy}
+    figures = {"val_loss": val_loss, "val_accuracy": val_accuracy}
     log_metrics(store, run_id, figures, step=len(result.history))
     log_metrics(store, run_id, {"fit_seconds": result.fit_seconds})
     return result, ensemble
 
 
 def _build_member(setup: TrainingSetup, seed: int, index: int) -> keras.Model:
-    from imdb_sentiment.stages.train import build_compiled_model
+    from imdb_sentiment.stages.train import build_compiled_model  # train imports this module
 
     name = f"conv_lstm_{index}"
     return build_compiled_model(setup.params.train, setup.data.meta, setup.replicas, seed, name)
