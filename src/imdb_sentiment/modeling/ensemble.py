@@ -16,16 +16,24 @@ from keras import layers
 def average_members(members: Sequence[keras.Model]) -> keras.Model:
     """One model: token ids in, the mean of the members' positive-class probabilities out.
 
-    It holds the members' own layers, so it predicts with their weights as they are now.
+    It holds copies of the members with their weights as they are now, without their
+    optimizers: Keras would save each member's Adam state (twice its weights) in the file.
     Compiled for `evaluate` only (loss and accuracy, as the members').
     """
     inputs = keras.Input(shape=members[0].inputs[0].shape[1:], dtype="int32", name="token_ids")
-    probabilities = [member(inputs) for member in members]
+    probabilities = [_weights_only(member)(inputs) for member in members]
     # float32 as each member's output: see build_model.
     mean = layers.Average(dtype="float32", name="positive_probability")(probabilities)
     model = keras.Model(inputs, mean, name="conv_lstm_ensemble")
     model.compile(loss="binary_crossentropy", metrics=["accuracy"])
     return model
+
+
+def _weights_only(member: keras.Model) -> keras.Model:
+    # Rebuilt from its config: same layers and name, and uncompiled (clone_model compiles).
+    copy = type(member).from_config(member.get_config())
+    copy.set_weights(member.get_weights())
+    return copy
 
 
 def mean_history(histories: Sequence[list[dict[str, float]]]) -> list[dict[str, float]]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -96,6 +99,17 @@ def test_the_ensemble_averages_the_one_model_runs_of_its_member_seeds(
         steps = store.client.get_metric_history(run_id, f"{member}/val_loss")
         assert sorted(m.step for m in steps) == [1, 2]
     assert sorted(p.name for p in backup_root().iterdir()) == ["store-id"]  # deleted at the end
+    # The file holds the members' weights, not their optimizers' state (twice as much).
+    datasets: list[str] = []
+    with (
+        zipfile.ZipFile(ensemble) as archive,
+        h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as weights,
+    ):
+        weights.visititems(
+            lambda n, obj: datasets.append(n) if isinstance(obj, h5py.Dataset) else None
+        )
+    members_state = [n for n in datasets if n.startswith("layers/") and "optimizer" in n]
+    assert datasets and members_state == []
 
 
 def test_a_run_killed_between_members_restores_the_first_and_trains_the_rest(
