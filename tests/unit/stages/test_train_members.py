@@ -50,33 +50,17 @@ def predict(path: Path, x: np.ndarray) -> np.ndarray:
     return keras.saving.load_model(path, compile=False).predict(x, verbose=0).ravel()
 
 
-def test_member_seeds_start_at_the_runs_seed_and_never_meet_another_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    base = tiny_params()
-    base["train"].update(seed=None, members=3)
-    train = load_pipeline_params_from(base).train
-    assert train.member_seeds(42) == [42, 1042, 2042]
-    base["train"].update(seed=2**32 - 1, members=2)
-    assert load_pipeline_params_from(base).train.member_seeds(42) == [2**32 - 1, 999]
-
-
-def load_pipeline_params_from(params: dict[str, object]) -> PipelineParams:
-    path = Path.cwd() / "members-params.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return load_pipeline_params(path)
+def test_member_seeds_start_at_the_runs_seed_and_never_meet_another_runs(tmp_path: Path) -> None:
+    three = params_for(tmp_path, "a", seed=None, members=3).train
+    assert three.member_seeds(42) == [42, 1042, 2042]
+    wrapped = params_for(tmp_path, "b", seed=2**32 - 1, members=2).train
+    assert wrapped.member_seeds(42) == [2**32 - 1, 999]
 
 
 @pytest.mark.parametrize("members", [0, 17, 1.5])
-def test_members_out_of_range_are_refused(
-    members: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    params = tiny_params()
-    params["train"]["members"] = members
+def test_members_out_of_range_are_refused(members: object, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"train\.members"):
-        load_pipeline_params_from(params)
+        params_for(tmp_path, "bad", members=members)
 
 
 def test_the_ensemble_averages_the_one_model_runs_of_its_member_seeds(
