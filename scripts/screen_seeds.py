@@ -69,7 +69,7 @@ def fit_one(job: Job, splits: Path) -> dict[str, Any]:
     # As the train stage does, before Keras is imported; an arm asking for another backend
     # than the one this process loaded fails (one error row) instead of training on it.
     choose_backend(cfg.runtime)
-    from imdb_sentiment.modeling.ensemble import average_members
+    from imdb_sentiment.modeling.ensemble import average_members, score
 
     apply_runtime(cfg.runtime)
     with np.load(splits) as data:
@@ -79,7 +79,7 @@ def fit_one(job: Job, splits: Path) -> dict[str, Any]:
     fits = [fit_member(cfg, prep, s, train, val) for s in seeds]
     row = fits[0][0].model_row
     if len(fits) > 1:  # the train stage's ensemble: its members' mean probability
-        loss, accuracy = average_members([m for _, m in fits]).evaluate(*val, verbose=0)
+        loss, accuracy = score(average_members([m for _, m in fits]), *val)
         row = {
             "val_accuracy": accuracy,
             "val_loss": loss,

@@ -10,6 +10,7 @@ import statistics
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import layers
 
 
@@ -18,15 +19,22 @@ def average_members(members: Sequence[keras.Model]) -> keras.Model:
 
     It holds copies of the members with their weights as they are now, without their
     optimizers: Keras would save each member's Adam state (twice its weights) in the file.
-    Compiled for `evaluate` only (loss and accuracy, as the members').
+    Not compiled: it only predicts (a compiled one would warn at every load that its
+    optimizer's saved state does not match).
     """
     inputs = keras.Input(shape=members[0].inputs[0].shape[1:], dtype="int32", name="token_ids")
     probabilities = [_weights_only(member)(inputs) for member in members]
     # float32 as each member's output: see build_model.
     mean = layers.Average(dtype="float32", name="positive_probability")(probabilities)
-    model = keras.Model(inputs, mean, name="conv_lstm_ensemble")
-    model.compile(loss="binary_crossentropy", metrics=["accuracy"])
-    return model
+    return keras.Model(inputs, mean, name="conv_lstm_ensemble")
+
+
+def score(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Binary cross-entropy and accuracy of `model` on (x, y), as Keras' fit reports them
+    (probabilities clipped to [1e-7, 1 - 1e-7], positive above 0.5)."""
+    p = np.clip(model.predict(x, verbose=0).ravel().astype(np.float64), 1e-7, 1 - 1e-7)
+    loss = -np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))
+    return float(loss), float(np.mean((p > 0.5) == y))
 
 
 def _weights_only(member: keras.Model) -> keras.Model:

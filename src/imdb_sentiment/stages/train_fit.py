@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import keras
 
 from imdb_sentiment.modeling.checkpoint import TrainingBackup
-from imdb_sentiment.modeling.ensemble import average_members, mean_history
+from imdb_sentiment.modeling.ensemble import average_members, mean_history, score
 from imdb_sentiment.modeling.fit import FitResult, TrainingDivergedError, fit_model
 from imdb_sentiment.tracking.runs import epoch_logger
 from imdb_sentiment.tracking.store import TrackingStore, log_metrics
@@ -90,7 +90,7 @@ def fit_members(
         members.append(model)
     with setup.replicas.scope():
         ensemble = average_members(members)
-    val_loss, val_accuracy = map(float, ensemble.evaluate(*setup.data.val, verbose=0))
+    val_loss, val_accuracy = score(ensemble, *setup.data.val)
     result = ensemble_result(results, val_loss, val_accuracy)
     figures = {"val_loss": val_loss, "val_accuracy": val_accuracy}
     log_metrics(store, run_id, figures, step=len(result.history))
