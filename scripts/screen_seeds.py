@@ -69,7 +69,7 @@ def fit_one(job: Job, splits: Path) -> dict[str, Any]:
     # As the train stage does, before Keras is imported; an arm asking for another backend
     # than the one this process loaded fails (one error row) instead of training on it.
     choose_backend(cfg.runtime)
-    from imdb_sentiment.modeling.ensemble import average_members, score
+    from imdb_sentiment.modeling.ensemble import average_members, ensemble_result, score
 
     apply_runtime(cfg.runtime)
     with np.load(splits) as data:
@@ -77,18 +77,15 @@ def fit_one(job: Job, splits: Path) -> dict[str, Any]:
     start = time.perf_counter()
     seeds = dataclasses.replace(cfg, seed=seed).member_seeds(seed)
     fits = [fit_member(cfg, prep, s, train, val) for s in seeds]
-    row = fits[0][0].model_row
+    result = fits[0][0]
     if len(fits) > 1:  # the train stage's ensemble: its members' mean probability
         loss, accuracy = score(average_members([m for _, m in fits]), *val)
-        row = {
-            "val_accuracy": accuracy,
-            "val_loss": loss,
-            "loss": statistics.fmean(r.model_row["loss"] for r, _ in fits),
-        }
+        result = ensemble_result([r for r, _ in fits], loss, accuracy)
+    row = result.model_row
     return {
         "arm": arm,
         "seed": seed,
-        "epoch": max(r.model_epoch for r, _ in fits),
+        "epoch": result.model_epoch,
         "val_accuracy": float(row["val_accuracy"]),
         "val_loss": float(row["val_loss"]),
         "train_loss": float(row["loss"]),

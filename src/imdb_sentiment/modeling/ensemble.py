@@ -13,6 +13,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from imdb_sentiment.modeling.fit import FitResult
+
 
 def average_members(members: Sequence[keras.Model]) -> keras.Model:
     """One model: token ids in, the mean of the members' positive-class probabilities out.
@@ -54,3 +56,24 @@ def mean_history(histories: Sequence[list[dict[str, float]]]) -> list[dict[str, 
         ran = [h[epoch] for h in histories if len(h) > epoch]
         rows.append({k: statistics.fmean(row[k] for row in ran) for k in ran[0]})
     return rows
+
+
+def ensemble_result(results: list[FitResult], val_loss: float, val_accuracy: float) -> FitResult:
+    """The ensemble as one fit: members' mean per epoch, its own val figures as the kept row.
+
+    Train loss and accuracy are the members' means at their kept epochs (the ensemble is not
+    rescored on train); `model_epoch` is the latest epoch a member kept.
+    """
+    kept = {
+        "loss": statistics.fmean(r.model_row["loss"] for r in results),
+        "accuracy": statistics.fmean(r.model_row["accuracy"] for r in results),
+        "val_loss": val_loss,
+        "val_accuracy": val_accuracy,
+    }
+    return FitResult(
+        history=mean_history([r.history for r in results]),
+        fit_seconds=sum(r.fit_seconds for r in results),
+        initial_epoch=sum(r.initial_epoch for r in results),
+        model_epoch=max(r.model_epoch for r in results),
+        kept=kept,
+    )

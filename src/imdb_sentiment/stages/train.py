@@ -192,7 +192,7 @@ def save_and_log_model(
     `model` (an ensemble) replaces `setup.model`. `model_path` is written in place: the
     train stage passes a staged temporary path.
     """
-    model = model or setup.model
+    model = setup.model if model is None else model
     model_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(model_path)
     sample = setup.data.val[0][:8]
@@ -261,7 +261,6 @@ def train_and_log(
             log_training_inputs(store, run_id, setup, data_reports or [], source)
             if setup.params.train.members > 1:
                 result, model = fit_members(store, run_id, setup, backup)
-                log_fit_summary(store, run_id, result)
             else:
                 result, model = fit_and_log(store, run_id, setup, backup), setup.model
             save_and_log_model(store, run_id, setup, model_path, model)

@@ -8,13 +8,12 @@ and 2 from their last epochs and goes on with 3.
 from __future__ import annotations
 
 import logging
-import statistics
 from typing import TYPE_CHECKING
 
 import keras
 
 from imdb_sentiment.modeling.checkpoint import TrainingBackup
-from imdb_sentiment.modeling.ensemble import average_members, mean_history, score
+from imdb_sentiment.modeling.ensemble import average_members, ensemble_result, score
 from imdb_sentiment.modeling.fit import FitResult, TrainingDivergedError, fit_model
 from imdb_sentiment.tracking.runs import epoch_logger
 from imdb_sentiment.tracking.store import TrackingStore, log_metrics
@@ -73,7 +72,8 @@ def fit_members(
     """Fit each member in turn, then score their average on val: its result and model.
 
     Members log as `member_<i>/<metric>`; the ensemble's val figures go to `val_loss` and
-    `val_accuracy` at the last epoch, and to the summary as a one-model run's do.
+    `val_accuracy` at the last epoch, and to the summary (`log_fit_summary`) as a one-model
+    run's do.
     """
     seeds = setup.params.train.member_seeds(setup.params.base.seed)
     members, results = [], []
@@ -95,6 +95,7 @@ def fit_members(
     figures = {"val_loss": val_loss, "val_accuracy": val_accuracy}
     log_metrics(store, run_id, figures, step=len(result.history))
     log_metrics(store, run_id, {"fit_seconds": result.fit_seconds})
+    log_fit_summary(store, run_id, result)
     return result, ensemble
 
 
@@ -103,24 +104,3 @@ def _build_member(setup: TrainingSetup, seed: int, index: int) -> keras.Model:
 
     name = f"conv_lstm_{index}"
     return build_compiled_model(setup.params.train, setup.data.meta, setup.replicas, seed, name)
-
-
-def ensemble_result(results: list[FitResult], val_loss: float, val_accuracy: float) -> FitResult:
-    """The ensemble as one fit: members' mean per epoch, its own val figures as the kept row.
-
-    Train loss and accuracy are the members' means at their kept epochs (the ensemble is not
-    rescored on train); `model_epoch` is the latest epoch a member kept.
-    """
-    kept = {
-        "loss": statistics.fmean(r.model_row["loss"] for r in results),
-        "accuracy": statistics.fmean(r.model_row["accuracy"] for r in results),
-        "val_loss": val_loss,
-        "val_accuracy": val_accuracy,
-    }
-    return FitResult(
-        history=mean_history([r.history for r in results]),
-        fit_seconds=sum(r.fit_seconds for r in results),
-        initial_epoch=sum(r.initial_epoch for r in results),
-        model_epoch=max(r.model_epoch for r in results),
-        kept=kept,
-    )
