@@ -117,9 +117,10 @@ def worker(jobs: Any, results: Any, splits: dict[str, Path]) -> None:
             results.put({"arm": job[0], "seed": job[1], "error": f"{type(exc).__name__}: {exc}"})
 
 
-def summarize(rows: list[dict[str, Any]]) -> list[str]:
+def summarize(rows: list[dict[str, Any]], arms: list[str]) -> list[str]:
+    """One line an arm, in the arms file's order (workers finish in any order)."""
     lines = []
-    for arm in dict.fromkeys(r["arm"] for r in rows):
+    for arm in arms:
         done = [r for r in rows if r["arm"] == arm and "error" not in r]
         if not done:
             continue
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     except PipelineError as exc:
         raise SystemExit(str(exc)) from None
     rows = run_jobs(params, args.seeds, splits, args.workers, args.out)
-    print("\n".join(summarize(rows)), flush=True)
+    print("\n".join(summarize(rows, list(params))), flush=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import yaml
 
 from imdb_sentiment.data.archive import read_reviews
 from imdb_sentiment.data.reviews_table import write_reviews
-from scripts.screen_seeds import fit_one, main
+from scripts.screen_seeds import fit_one, main, summarize
 from tests.conftest import tiny_params
 
 
@@ -76,3 +76,15 @@ def test_a_bad_arm_ends_in_one_line_before_any_fit(inputs: dict[str, Path], tmp_
     with pytest.raises(SystemExit, match=r"no such param train\.fit\.ema_momentumm"):
         main(args(inputs, arms, out, "--seeds", "1"))
     assert not out.exists() and not inputs["cache"].exists()
+
+
+def test_the_summary_follows_the_arms_file_not_the_order_fits_end() -> None:
+    # Two workers: the second arm's fit may end first; the summary keeps the file's order.
+    rows = [
+        {"arm": "b", "seed": 1, "val_accuracy": 0.8, "val_loss": 0.4},
+        {"arm": "a", "seed": 1, "val_accuracy": 0.7, "val_loss": 0.5},
+        {"arm": "a", "seed": 2, "error": "ValueError: boom"},
+    ]
+    lines = summarize(rows, ["a", "b", "c"])
+    assert [line.split()[:2] for line in lines] == [["a", "n=1"], ["b", "n=1"]]
+    assert "seeds 1" in lines[0] and "0.7000" in lines[0]
