@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import weakref
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -142,7 +144,9 @@ def test_train_and_evaluate_track_one_complete_mlflow_run(
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
     assert run_validate(workspace) == 0
     assert run_train(workspace) == 0
+    loaded = spy_on_model_copies(monkeypatch)
     assert run_evaluate(workspace) == 0
+    assert len(loaded) == 1  # the model evaluate scored; freed before logging (see the spy)
 
     metrics = json.loads(workspace["metrics"].read_text())["test"]
     assert {"accuracy", "loss", "precision", "recall", "f1", "roc_auc", "pr_auc"} <= set(metrics)
@@ -201,6 +205,28 @@ def test_train_and_evaluate_track_one_complete_mlflow_run(
     logged = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     predictions = np.asarray(logged.predict(x)).ravel()
     assert predictions.shape == (5,) and ((predictions >= 0) & (predictions <= 1)).all()
+
+
+def spy_on_model_copies(monkeypatch: pytest.MonkeyPatch) -> list[weakref.ref]:
+    """Evaluate's Keras model must be gone when the raw-text model is logged: MLflow loads
+    the file once more then, and two copies of a large ensemble ran out of memory."""
+    from imdb_sentiment.stages import evaluate as stage
+
+    loaded: list[weakref.ref] = []
+
+    def load_model(*args: Any, **kwargs: Any) -> Any:
+        model = real_load(*args, **kwargs)
+        loaded.append(weakref.ref(model))
+        return model
+
+    def log_text_model(*args: Any, **kwargs: Any) -> str:
+        assert [ref() for ref in loaded] == [None] * len(loaded), "the model is still held"
+        return real_log(*args, **kwargs)
+
+    real_load, real_log = stage.load_model, stage.log_text_model
+    monkeypatch.setattr(stage, "load_model", load_model)
+    monkeypatch.setattr(stage, "log_text_model", log_text_model)
+    return loaded
 
 
 def assert_datasets_and_linked_metrics(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -64,16 +65,16 @@ def evaluate_and_log(
     (see `lineage_tags`). `uri` is the MLflow store. `reviews` (download's table) gives the
     test reviews' text and rating for the slices.
     """
-    x, y = load_split(test_path)
-    model = load_model(model_path)
-    proba = model.predict(x, batch_size=cfg.batch_size, verbose=0).ravel()
-    evaluation = compute_metrics(y, proba, cfg.threshold)
-    images = plot_curves(evaluation, plots_dir)
     inputs = CheckInputs(reviews, test_path, vocab)
-    checks = run_model_checks(model, proba, x.shape[1], inputs, cfg)
+    scores = score_model(model_path, inputs, cfg, plots_dir)
+    evaluation, checks = scores.evaluation, scores.checks
+    # The model and the test rows are gone by now: logging loads the model once more (MLflow
+    # checks its input example), and two copies of a 3-member ensemble were what the OOM
+    # killer ended. Keras models sit in reference cycles: only the collector frees them.
+    gc.collect()
 
     store = connect(uri)
-    files = TextModelFiles(model_path, vocab, x.shape[1], cfg.threshold, serve)
+    files = TextModelFiles(model_path, vocab, scores.maxlen, cfg.threshold, serve)
     # Reopen the training run so one run holds params, learning curves and test results.
     with reopened_run(store, run_id):
         test_set = log_split_datasets(store, run_id, {"test": test_path})["test"]
@@ -83,10 +84,31 @@ def evaluate_and_log(
         # After the model: its test metrics then name the test set, which MLflow drops from
         # the metrics a run already had when it copies them to a model being logged.
         model_id = model_id_of(text_model_uri)
-        log_evaluation(store, run_id, evaluation, list(images.values()), test_set, model_id)
+        log_evaluation(store, run_id, evaluation, scores.images, test_set, model_id)
         log_model_checks(store, run_id, checks)
     log.info("raw-text model %s", text_model_uri)
     return Scored(evaluation, text_model_uri, checks)
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    evaluation: Evaluation
+    images: list[Path]  # the ROC and PR curves
+    checks: ModelChecks
+    maxlen: int  # the row length the model takes
+
+
+def score_model(
+    model_path: Path, inputs: CheckInputs, cfg: EvaluateParams, plots_dir: Path
+) -> ModelScores:
+    """Test metrics, curves, slices and behaviour checks; the model is freed on return."""
+    x, y = load_split(inputs.test)
+    model = load_model(model_path)
+    proba = model.predict(x, batch_size=cfg.batch_size, verbose=0).ravel()
+    evaluation = compute_metrics(y, proba, cfg.threshold)
+    images = plot_curves(evaluation, plots_dir)
+    checks = run_model_checks(model, proba, x.shape[1], inputs, cfg)
+    return ModelScores(evaluation, list(images.values()), checks, x.shape[1])
 
 
 def log_evaluation(
