@@ -24,6 +24,10 @@ class DownloadError(PipelineError):
     """The archive could not be fetched or is not the one expected."""
 
 
+class DeadlineError(DownloadError):
+    """download.deadline_seconds passed; the message says how many bytes are kept."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int  # tries per run for a transient failure; a rerun resumes where they stopped
@@ -74,6 +78,8 @@ def download(
                 return
             except (_Retryable, DownloadError) as exc:
                 total = exc.total if isinstance(exc, _Retryable) else None
+                if isinstance(exc, DeadlineError):  # it says so already, with the file's size
+                    raise
                 if clock.fired:  # the watchdog cut the transfer: whatever broke, that is why
                     raise _past_deadline(shown, part, limits, (None, total)) from exc
                 if isinstance(exc, DownloadError):
@@ -223,8 +229,8 @@ def _too_large(shown: str, what: str, limits: TransferLimits) -> DownloadError:
 
 def _past_deadline(
     shown: str, part: Path, limits: TransferLimits, progress: Progress, last: str = ""
-) -> DownloadError:
-    return DownloadError(
+) -> DeadlineError:
+    return DeadlineError(
         f"download of {shown} did not finish within download.deadline_seconds "
         f"({limits.deadline_seconds:g} s){last}; {_kept(part, progress)}; rerun to resume, or "
         "raise download.deadline_seconds"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from imdb_sentiment.data.transfer import DownloadError, RetryPolicy, download
-from imdb_sentiment.data.transfer_limits import TransferLimits
+from imdb_sentiment.data.transfer_limits import TransferClock, TransferLimits
 from tests.httpserver import FileServer, Script, Seen, closed_port
 
 PAYLOAD = bytes(range(256)) * 2000  # 512 KB: many writes, so a cut lands mid-file
@@ -277,6 +277,27 @@ def test_the_deadline_stops_a_transfer_fast_enough_for_the_window(tmp_path: Path
         get(server, part_in(tmp_path), limits=limits)
     assert 1.0 <= time.monotonic() - start < 1.5
     assert 0 < part_in(tmp_path).stat().st_size < len(PAYLOAD)
+
+
+def test_a_deadline_seen_as_the_watchdog_fires_still_names_the_files_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transfer loop sees the deadline and the watchdog fires before the error is handled:
+    the message keeps "N of SIZE bytes" (a race a loaded machine once lost)."""
+
+    def expired_as_it_fires(clock: TransferClock) -> bool:
+        if clock.left() > 0.3:  # the loop notices first; the watchdog fires as it does
+            return clock.fired
+        clock._fire()
+        return True
+
+    monkeypatch.setattr(TransferClock, "expired", expired_as_it_fires)
+    limits = replace(LIMITS, deadline_seconds=1.0)
+    with (
+        FileServer(PAYLOAD, Script(chunk=4096, delay_s=0.05)) as server,
+        pytest.raises(DownloadError, match=r"\(1 s\); [\d,]+ of 512,000 bytes kept in "),
+    ):
+        get(server, part_in(tmp_path), limits=limits)
 
 
 def test_the_deadline_holds_while_a_server_trickles_its_headers(tmp_path: Path) -> None:
