@@ -89,6 +89,8 @@ def test_ui_compares_named_runs_by_params_metrics_and_per_epoch_curves(
     if missing:
         (pytest.fail if os.environ.get("CI") else pytest.skip)(missing)
     monkeypatch.chdir(tmp_path)  # the project root: training backups land under it
+    # Runs of a few seconds: MLflow's default 10 s sampling would log no system/* metric.
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
     mlflow.set_tracking_uri(mlflow_store)
     # The schema first, or the server and the first stage would both create it at once.
     mlflow.MlflowClient().search_experiments()
