@@ -62,7 +62,8 @@ def test_every_arm_runs_at_every_seed_and_the_rows_repeat(
     member = fit_one(("plain", 1002, params), cached)
     params["train"]["members"] = 2
     pair = fit_one(("pair", 2, params), cached)
-    assert pair["val_loss"] <= (again["val_loss"] + member["val_loss"]) / 2 + 1e-4  # float32
+    # Here the gap is about 6e-5; float32 rounding of Keras' loss is about 1e-7.
+    assert pair["val_loss"] <= (again["val_loss"] + member["val_loss"]) / 2 + 1e-6
     assert pair["val_loss"] != pytest.approx(again["val_loss"])
 
 
